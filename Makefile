@@ -1,0 +1,57 @@
+# herald: top-level build.
+#
+#   make            build/herald (optimised)
+#   make test       unit + integration tests on an ASan/UBSan build
+#   make deps       install the Debian packages (as root)
+#   make fuzz       build the libFuzzer targets (clang)
+#   make bench      run the benchmarks in bench/
+
+CC      ?= cc
+PKGS    := libevent libevent_pthreads jansson sqlite3 libsodium libcurl
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow \
+           -Wno-missing-field-initializers -Isrc $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpq -lpthread -lm
+
+SRC     := $(sort $(wildcard src/core/*.c src/http/*.c src/store/*.c src/api/*.c \
+             src/providers/*.c src/engine/*.c src/cli/*.c))
+LIBSRC  := $(filter-out src/cli/%,$(SRC))
+HDR     := $(wildcard src/*/*.h)
+
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
+  libsodium-dev libcurl4-openssl-dev libpq-dev libcmocka-dev postgresql python3 curl
+
+.PHONY: all test unit integration deps clean fuzz bench
+
+all: build/herald
+
+build/herald: $(SRC) $(HDR) Makefile
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $(SRC) $(LDLIBS)
+
+build/asan/herald: $(SRC) $(HDR) Makefile
+	@mkdir -p build/asan
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(SRC) $(LDLIBS)
+
+UNIT := $(patsubst tests/unit/%.c,build/asan/%,$(wildcard tests/unit/test_*.c))
+
+build/asan/test_%: tests/unit/test_%.c $(LIBSRC) $(HDR) Makefile
+	@mkdir -p build/asan
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $< $(LIBSRC) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+unit: $(UNIT)
+	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
+
+integration: build/asan/herald
+	HERALD_BIN=build/asan/herald python3 tests/integration/run.py
+
+test: build/herald unit integration
+
+deps:
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_PKGS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,335 @@
+/*
+ * api: dispatch, authentication, rate limits, the error envelope and JSON
+ * helpers.  Order of checks on every request (why: Postiz clients depend on
+ * it, and cheap refusals must not touch the database):
+ *   path decoding -> route match (404/405) -> body size (413) -> API key
+ *   (401) -> per-key limit -> Postiz posts limit (429, counted before
+ *   validation as Postiz does) -> handler.
+ */
+#include "api.h"
+#include "ratelimit.h"
+#include "../core/arena.h"
+#include "../core/config.h"
+#include "../core/crypto.h"
+#include "../core/log.h"
+#include "../core/timeutil.h"
+#include "../store/store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static void free_json(void *p)
+{
+	json_decref(p);
+}
+
+void api_reply(struct call *c, int status, json_t *v)
+{
+	if (c->replied) {
+		json_decref(v);
+		return;
+	}
+	c->replied = 1;
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(v);
+	http_reply(c->r, status, "application/json; charset=utf-8", s ? s : "null",
+		   s ? strlen(s) : 4);
+	free(s);
+}
+
+static json_t *envelope(struct call *c, enum herr e, const char *field, const char *msg)
+{
+	const struct herr_info *hi = herr_info(e);
+	json_t *err = json_object();
+	json_object_set_new(err, "code", json_string(hi->code));
+	json_object_set_new(err, "message", json_string(msg));
+	if (field)
+		json_object_set_new(err, "field", json_string(field));
+	json_object_set_new(err, "retryable", json_boolean(hi->retryable));
+	json_object_set_new(err, "docUrl",
+			    json_string(arena_printf(c->a, "%s/v1/errors#%s", c->app->cfg->public_url,
+						     hi->code)));
+	json_object_set_new(err, "requestId", json_string(c->r->request_id));
+	return err;
+}
+
+static void fail_v(struct call *c, int status_override, enum herr e, const char *field,
+		   const char *postiz_key, const char *fmt, va_list ap)
+{
+	char *msg = arena_vprintf(c->a, fmt, ap);
+	int status = status_override ? status_override : herr_info(e)->status;
+	json_t *body = json_object();
+	int postiz = !c->route || (c->route->flags & RF_POSTIZ);
+	if (postiz) {
+		/* Postiz's NestJS errors carry statusCode+message, its middleware
+		 * errors carry msg; clients read one or the other, so send both. */
+		(void)postiz_key;
+		json_object_set_new(body, "statusCode", json_integer(status));
+		json_object_set_new(body, "message", json_string(msg));
+		json_object_set_new(body, "msg", json_string(msg));
+	}
+	json_object_set_new(body, "error", envelope(c, e, field, msg));
+	api_reply(c, status, body);
+}
+
+void api_fail(struct call *c, enum herr e, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fail_v(c, 0, e, field, NULL, fmt, ap);
+	va_end(ap);
+}
+
+static void fail_msg(struct call *c, enum herr e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fail_msg(struct call *c, enum herr e, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fail_v(c, 0, e, NULL, "msg", fmt, ap);
+	va_end(ap);
+}
+
+void api_fail_storage(struct call *c)
+{
+	api_fail(c, HERR_INTERNAL, NULL, "storage error; the request was not applied");
+}
+
+json_t *api_body_object(struct call *c)
+{
+	if (c->r->body_len == 0) {
+		api_fail(c, HERR_VALIDATION, "body", "the request body must be a JSON object");
+		return NULL;
+	}
+	const char *ct = http_header(c->r, "Content-Type");
+	/* curl -d sends form-urlencoded by default: judge by the bytes, and
+	 * refuse only what cannot be JSON */
+	if (ct && !strncasecmp(ct, "multipart/", 10)) {
+		api_fail(c, HERR_UNSUPPORTED_MEDIA, "Content-Type",
+			 "send the body as application/json");
+		return NULL;
+	}
+	json_error_t je;
+	json_t *v = json_loadb(c->r->body, c->r->body_len, JSON_REJECT_DUPLICATES, &je);
+	if (!v) {
+		api_fail(c, HERR_VALIDATION, "body", "the body is not valid JSON: %s at line %d column %d",
+			 je.text, je.line, je.column);
+		return NULL;
+	}
+	arena_defer(c->a, free_json, v);
+	if (!json_is_object(v)) {
+		api_fail(c, HERR_VALIDATION, "body", "the request body must be a JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+int api_get_str(struct call *c, json_t *obj, const char *key, const char *path, int required,
+		const char **out)
+{
+	json_t *v = json_object_get(obj, key);
+	*out = NULL;
+	if (!v || json_is_null(v)) {
+		if (required) {
+			api_fail(c, HERR_VALIDATION, path, "%s is required", path);
+			return -1;
+		}
+		return 0;
+	}
+	if (!json_is_string(v)) {
+		api_fail(c, HERR_VALIDATION, path, "%s must be a string", path);
+		return -1;
+	}
+	*out = json_string_value(v);
+	if (strlen(*out) != json_string_length(v)) {
+		api_fail(c, HERR_VALIDATION, path, "%s must not contain NUL characters", path);
+		return -1;
+	}
+	return 0;
+}
+
+int api_get_int(struct call *c, json_t *obj, const char *key, const char *path, int required,
+		long long min, long long max, long long *out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		if (required) {
+			api_fail(c, HERR_VALIDATION, path, "%s is required", path);
+			return -1;
+		}
+		return 0;
+	}
+	long long n;
+	if (json_is_integer(v)) {
+		n = json_integer_value(v);
+	} else if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v)) {
+		n = (long long)json_real_value(v);
+	} else {
+		api_fail(c, HERR_VALIDATION, path, "%s must be a whole number", path);
+		return -1;
+	}
+	if (n < min || n > max) {
+		api_fail(c, HERR_VALIDATION, path, "%s must be between %lld and %lld", path, min, max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+int api_get_bool(struct call *c, json_t *obj, const char *key, const char *path, int required,
+		 int *out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		if (required) {
+			api_fail(c, HERR_VALIDATION, path, "%s is required", path);
+			return -1;
+		}
+		return 0;
+	}
+	if (!json_is_boolean(v)) {
+		api_fail(c, HERR_VALIDATION, path, "%s must be true or false", path);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+static void set_limit_headers(struct call *c, const struct rl_result *rl, const char *prefix)
+{
+	char v[32];
+	char name[48];
+	snprintf(v, sizeof(v), "%ld", rl->limit);
+	snprintf(name, sizeof(name), "%sLimit", prefix);
+	http_add_header(c->r, name, v);
+	snprintf(v, sizeof(v), "%ld", rl->remaining);
+	snprintf(name, sizeof(name), "%sRemaining", prefix);
+	http_add_header(c->r, name, v);
+	snprintf(v, sizeof(v), "%lld", (long long)rl->reset_s);
+	snprintf(name, sizeof(name), "%sReset", prefix);
+	http_add_header(c->r, name, v);
+}
+
+static int authenticate(struct call *c)
+{
+	const char *h = http_header(c->r, "Authorization");
+	if (!h || !*h) {
+		fail_msg(c, HERR_UNAUTHENTICATED, "No API Key found");
+		return -1;
+	}
+	if (!strncasecmp(h, "Bearer ", 7))
+		h += 7;
+	while (*h == ' ')
+		h++;
+	if (strlen(h) > 512) {
+		fail_msg(c, HERR_UNAUTHENTICATED, "Invalid API key");
+		return -1;
+	}
+	char hash[KEY_HASH_LEN + 1];
+	api_key_hash(h, hash);
+	char *org = NULL, *key = NULL;
+	int rc = store_key_lookup(c->st, c->a, hash, &org, &key);
+	if (rc == STORE_NOTFOUND) {
+		fail_msg(c, HERR_UNAUTHENTICATED, "Invalid API key");
+		return -1;
+	}
+	if (rc) {
+		api_fail_storage(c);
+		return -1;
+	}
+	c->org_id = org;
+	c->key_id = key;
+	c->r->org_id = org;
+	return 0;
+}
+
+void api_handle(struct http_req *r)
+{
+	struct api_loop *loop = r->loop_ctx;
+	struct call *c = arena_alloc(r->a, sizeof(*c));
+	c->r = r;
+	c->a = r->a;
+	c->app = loop->app;
+	c->st = loop->st;
+
+	if (!r->path) {
+		api_fail(c, HERR_VALIDATION, "path", "the request path is not valid percent-encoding");
+		return;
+	}
+	const char *path = r->path;
+	/* self-hosted Postiz sits behind nginx at /api: accept both */
+	if (!strncmp(path, "/api/public/v1/", 15) || !strcmp(path, "/api/public/v1"))
+		path += 4;
+
+	struct route_match m;
+	if (!router_match(api_routes, api_nroutes, r->method, path, r->a, &m)) {
+		int postiz = !strncmp(path, "/public/", 8);
+		c->route = NULL;
+		if (!postiz) {
+			static const struct route native = {0, "", NULL, RF_NATIVE, NULL, NULL};
+			c->route = &native;
+		}
+		if (m.path_matched)
+			api_fail(c, HERR_METHOD_NOT_ALLOWED, "method", "%s is not allowed on %s",
+				 r->method_name, r->raw_path);
+		else
+			api_fail(c, HERR_NOT_FOUND, "path", "Cannot %s %s", r->method_name, r->raw_path);
+		return;
+	}
+	c->route = m.route;
+	r->route = m.route->pattern;
+	memcpy(c->params, m.params, sizeof(c->params));
+	c->nparams = m.nparams;
+
+	if (r->body_too_large) {
+		api_fail(c, HERR_PAYLOAD_TOO_LARGE, "body", "the body is larger than %ld bytes",
+			 c->app->cfg->max_body);
+		return;
+	}
+	if (m.route->flags & RF_AUTH) {
+		if (authenticate(c))
+			return;
+		struct rl_result rl;
+		char key[96];
+		int64_t now = now_ms();
+		snprintf(key, sizeof(key), "k:%s", c->key_id);
+		rl_hit(key, c->app->cfg->rate_limit, 60000, now, &rl);
+		set_limit_headers(c, &rl, "RateLimit-");
+		if (!rl.allowed) {
+			char ra[24];
+			snprintf(ra, sizeof(ra), "%lld", (long long)rl.reset_s);
+			http_add_header(r, "Retry-After", ra);
+			api_fail(c, HERR_RATE_LIMITED, NULL,
+				 "more than %ld requests in a minute with this key; retry in %lld s",
+				 rl.limit, (long long)rl.reset_s);
+			return;
+		}
+		if (m.route->flags & RF_POST_RATE) {
+			snprintf(key, sizeof(key), "p:%s", c->org_id);
+			rl_hit(key, c->app->cfg->api_limit, 3600000, now, &rl);
+			set_limit_headers(c, &rl, "X-RateLimit-");
+			if (!rl.allowed) {
+				char ra[24];
+				snprintf(ra, sizeof(ra), "%lld", (long long)rl.reset_s);
+				http_add_header(r, "Retry-After", ra);
+				json_t *body = json_pack("{s:i,s:s}", "statusCode", 429, "message",
+							 "ThrottlerException: Too Many Requests");
+				json_object_set_new(
+					body, "error",
+					envelope(c, HERR_RATE_LIMITED, NULL,
+						 arena_printf(c->a,
+							      "more than %ld post requests this hour (HERALD_API_LIMIT); retry in %lld s",
+							      rl.limit, (long long)rl.reset_s)));
+				api_reply(c, 429, body);
+				return;
+			}
+		}
+	}
+	m.route->handler(c);
+	if (!c->replied) {
+		log_msg(LOG_ERROR, "api", "handler for %s did not reply", m.route->pattern);
+		api_fail(c, HERR_INTERNAL, NULL, "the handler produced no answer");
+	}
+}

@@ -1,0 +1,87 @@
+/*
+ * api: request handling shared by every resource file: dispatch through
+ * the route table, authentication, the error envelope, JSON bodies and
+ * field validation helpers.
+ *
+ * A `struct call` lives in the request arena; handlers answer exactly once
+ * with api_reply() or api_fail() and return.  Handlers never hold state
+ * between requests; the per-loop `struct api_loop` carries the loop's own
+ * store handle.
+ */
+#ifndef HERALD_API_H
+#define HERALD_API_H
+
+#include "../core/error.h"
+#include "../http/router.h"
+#include "../http/server.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct config;
+struct store;
+
+/* route flags */
+#define RF_AUTH      (1u << 0) /* needs an API key */
+#define RF_POSTIZ    (1u << 1) /* Postiz route: Postiz-shaped errors too */
+#define RF_POST_RATE (1u << 2) /* counts against HERALD_API_LIMIT */
+#define RF_NATIVE    (1u << 3) /* /v1 */
+
+struct app {
+	const struct config *cfg;
+	int64_t started_ms;
+};
+
+struct api_loop {
+	struct app *app;
+	struct store *st;
+};
+
+struct call {
+	struct http_req *r;
+	struct arena *a;
+	struct app *app;
+	struct store *st;
+	const struct route *route;
+	const char *params[ROUTE_MAX_PARAMS];
+	int nparams;
+	const char *org_id, *key_id;
+	int replied;
+};
+
+extern const struct route api_routes[];
+extern const size_t api_nroutes;
+
+void api_handle(struct http_req *r);
+
+void api_reply(struct call *c, int status, json_t *v); /* steals v */
+/* Error reply: the envelope of SPEC 5; on Postiz routes Postiz's own
+ * fields (statusCode, message, msg) come first.  `field` may be NULL. */
+void api_fail(struct call *c, enum herr e, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void api_fail_storage(struct call *c);
+
+/* Parse the body as a JSON object; on failure the reply is sent and NULL
+ * returned.  The value is freed with the request arena. */
+json_t *api_body_object(struct call *c);
+
+/* Field helpers: on a type error they reply (naming `path`) and return -1. */
+int api_get_str(struct call *c, json_t *obj, const char *key, const char *path, int required,
+		const char **out);
+int api_get_int(struct call *c, json_t *obj, const char *key, const char *path, int required,
+		long long min, long long max, long long *out);
+int api_get_bool(struct call *c, json_t *obj, const char *key, const char *path, int required,
+		 int *out);
+
+/* handlers (one file per resource) */
+void h_healthz(void *); void h_readyz(void *); void h_errors(void *);
+void h_is_connected(void *); void h_integrations(void *); void h_groups(void *);
+void h_integration_delete(void *); void h_integration_settings(void *);
+void h_find_slot(void *);
+void h_posts_list(void *); void h_posts_create(void *); void h_post_get(void *);
+void h_post_delete(void *); void h_post_group_delete(void *); void h_post_status(void *);
+void h_post_settings(void *); void h_post_release_id(void *); void h_post_missing(void *);
+void h_accounts_create(void *); void h_accounts_list(void *); void h_account_get(void *);
+void h_account_delete(void *);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * serve: wire the store, the API and the HTTP loops together.
+ * Migrations run once here before any loop opens its own connection.
+ */
+#include "cli.h"
+#include "../api/api.h"
+#include "../core/arena.h"
+#include "../core/log.h"
+#include "../core/timeutil.h"
+#include "../store/store.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+struct serve_ctx {
+	struct app app;
+	struct config *cfg;
+};
+
+static void *loop_init(int index, struct event_base *base, void *arg)
+{
+	(void)index;
+	(void)base;
+	struct serve_ctx *sc = arg;
+	char err[512];
+	struct api_loop *l = xcalloc(1, sizeof(*l));
+	l->app = &sc->app;
+	if (store_open(sc->cfg->database_url, sc->cfg->data_dir, &l->st, err, sizeof(err))) {
+		log_msg(LOG_ERROR, "serve", "%s", err);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static void loop_fini(void *ctx, void *arg)
+{
+	(void)arg;
+	struct api_loop *l = ctx;
+	store_close(l->st);
+	free(l);
+}
+
+static void on_ready(int port, void *arg)
+{
+	struct serve_ctx *sc = arg;
+	char host[256];
+	snprintf(host, sizeof(host), "%s", sc->cfg->listen);
+	char *colon = strrchr(host, ':');
+	if (colon)
+		*colon = 0;
+	if (!host[0] || !strcmp(host, "0.0.0.0"))
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (sc->cfg->public_url_derived) {
+		free(sc->cfg->public_url);
+		sc->cfg->public_url = xmalloc(strlen(host) + 32);
+		sprintf(sc->cfg->public_url, "http://%s:%d", host, port);
+	}
+	printf("herald listening on http://%s:%d (%s, %ld loops)\n", host, port,
+	       sc->cfg->database_url[0] ? "postgresql" : "sqlite", sc->cfg->threads);
+	printf("create an API key with: herald keys create --org NAME --data-dir %s\n",
+	       sc->cfg->data_dir);
+	fflush(stdout);
+	log_msg(LOG_INFO, "ready", "listening on port %d, ready in %lld ms", port,
+		(long long)(now_ms() - sc->app.started_ms));
+}
+
+int cmd_serve(int argc, char **argv, struct config *cfg)
+{
+	if (argc > 1) {
+		fprintf(stderr, "herald serve: unexpected argument '%s' (see herald serve --help)\n",
+			argv[1]);
+		return 2;
+	}
+	struct serve_ctx sc = {.cfg = cfg};
+	sc.app.cfg = cfg;
+	sc.app.started_ms = now_ms();
+	struct store *st = NULL;
+	if (cli_open_store(cfg, &st))
+		return 1;
+	store_close(st);
+	if (cfg->threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->threads = n > 0 ? n : 1;
+	}
+	struct http_server_opts o = {
+		.listen = cfg->listen,
+		.threads = (int)cfg->threads,
+		.max_body = (size_t)cfg->max_body,
+		.timeout_s = (int)cfg->timeout,
+		.access_log = (int)cfg->access_log,
+		.loop_init = loop_init,
+		.loop_fini = loop_fini,
+		.arg = &sc,
+		.handler = api_handle,
+		.on_ready = on_ready,
+	};
+	char err[512];
+	if (http_serve(&o, err, sizeof(err))) {
+		fprintf(stderr, "herald serve: %s\n", err);
+		return 1;
+	}
+	log_msg(LOG_INFO, "shutdown", "stopped cleanly");
+	return 0;
+}

@@ -1,0 +1,43 @@
+/*
+ * config: every configuration option of herald, in one table (config.c).
+ *
+ * Precedence: command-line flag, then HERALD_* environment variable, then
+ * the default.  The same table drives parsing, `herald config` (secrets
+ * masked) and the help text, so an option exists exactly when it has a row.
+ * A struct config is filled once at start and read-only afterwards; it is
+ * shared by all threads without locking.
+ */
+#ifndef HERALD_CONFIG_H
+#define HERALD_CONFIG_H
+
+#include <stdio.h>
+
+struct config {
+	char *listen;
+	char *data_dir;
+	char *public_url;
+	char *database_url;
+	char *secret_key;
+	char *role;
+	long api_limit;
+	long threads;
+	long max_body;
+	long timeout;
+	long access_log;
+	long rate_limit;
+	long overdue_horizon;
+	long lease_seconds;
+	char *log_level;
+	int public_url_derived; /* not set by the user: follows the bound port */
+};
+
+/* Fill defaults and environment, then apply "--name value" / "--name=value"
+ * flags from argv for options that have a flag.  Unknown flags are left for
+ * the caller: *argc/argv are compacted to what was not consumed.  Returns 0,
+ * or -1 with a message in err. */
+int config_load(struct config *c, int *argc, char **argv, char *err, size_t errlen);
+void config_release(struct config *c);
+void config_print(const struct config *c, FILE *f);
+void config_help(FILE *f);
+
+#endif

@@ -1,0 +1,379 @@
+#include "server.h"
+#include "../core/arena.h"
+#include "../core/ids.h"
+#include "../core/log.h"
+#include "../core/timeutil.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct loop {
+	int index;
+	struct event_base *base;
+	struct evhttp *http;
+	int fd;
+	void *ctx;
+	pthread_t thread;
+	const struct http_server_opts *o;
+};
+
+static struct loop *loops;
+static int nloops;
+static struct event_base *main_base;
+
+/* evhttp refuses bodies over its own limit with a bare HTML 413; we keep
+ * that limit well above max_body so that ordinary oversize bodies reach the
+ * handler and get the JSON envelope, while a hostile multi-GB body is still
+ * cut off by evhttp before it is buffered. */
+#define HARD_BODY_FACTOR 8
+
+static int parse_listen(const char *spec, char *host, size_t hl, char *port, size_t pl)
+{
+	const char *colon = strrchr(spec, ':');
+	if (!colon)
+		return -1;
+	size_t n = (size_t)(colon - spec);
+	if (spec[0] == '[' && n >= 2 && spec[n - 1] == ']') {
+		spec++;
+		n -= 2;
+	}
+	if (n >= hl || strlen(colon + 1) >= pl || !colon[1])
+		return -1;
+	memcpy(host, spec, n);
+	host[n] = 0;
+	snprintf(port, pl, "%s", colon + 1);
+	return 0;
+}
+
+static int bind_socket(const char *addr, int *port_io, char *err, size_t errlen)
+{
+	char host[256], port[16];
+	if (parse_listen(addr, host, sizeof(host), port, sizeof(port))) {
+		snprintf(err, errlen, "listen address '%s' is not host:port", addr);
+		return -1;
+	}
+	if (*port_io > 0)
+		snprintf(port, sizeof(port), "%d", *port_io);
+	struct addrinfo hints = {0}, *res = NULL;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (rc) {
+		snprintf(err, errlen, "cannot resolve %s: %s", addr, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		freeaddrinfo(res);
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 1024)) {
+		snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
+		close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	*port_io = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						  : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+static enum http_method map_method(enum evhttp_cmd_type t, const char **name)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET: *name = "GET"; return HM_GET;
+	case EVHTTP_REQ_POST: *name = "POST"; return HM_POST;
+	case EVHTTP_REQ_PUT: *name = "PUT"; return HM_PUT;
+	case EVHTTP_REQ_PATCH: *name = "PATCH"; return HM_PATCH;
+	case EVHTTP_REQ_DELETE: *name = "DELETE"; return HM_DELETE;
+	case EVHTTP_REQ_HEAD: *name = "HEAD"; return HM_HEAD;
+	case EVHTTP_REQ_OPTIONS: *name = "OPTIONS"; return HM_OPTIONS;
+	default: *name = "OTHER"; return HM_OTHER;
+	}
+}
+
+static int request_id_ok(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++) {
+		unsigned char c = (unsigned char)s[n];
+		if (n >= 60 || c <= 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			return 0;
+	}
+	return n > 0;
+}
+
+const char *http_header(struct http_req *r, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+}
+
+void http_add_header(struct http_req *r, const char *name, const char *value)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+}
+
+static void free_kv(void *p)
+{
+	evhttp_clear_headers(p);
+}
+
+const char *http_query_param(struct http_req *r, const char *name)
+{
+	if (!r->query)
+		return NULL;
+	/* parsed once per request; the list is cleared with the arena */
+	if (!r->qparsed) {
+		struct evkeyvalq *q = arena_alloc(r->a, sizeof(*q));
+		TAILQ_INIT(q);
+		if (evhttp_parse_query_str(r->query, q) == 0)
+			arena_defer(r->a, free_kv, q);
+		else
+			TAILQ_INIT(q);
+		r->qparsed = q;
+	}
+	return evhttp_find_header(r->qparsed, name);
+}
+
+static void access_log(struct http_req *r, size_t bytes)
+{
+	int64_t us = mono_us() - r->start_us;
+	json_t *o = json_object();
+	char ts[32];
+	iso_format(now_ms(), ts);
+	json_object_set_new(o, "ts", json_string(ts));
+	json_object_set_new(o, "event", json_string("access"));
+	json_object_set_new(o, "requestId", json_string(r->request_id));
+	json_object_set_new(o, "method", json_string(r->method_name));
+	json_object_set_new(o, "path", json_string(r->raw_path ? r->raw_path : "?"));
+	if (r->route)
+		json_object_set_new(o, "route", json_string(r->route));
+	json_object_set_new(o, "status", json_integer(r->status));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
+	json_object_set_new(o, "us", json_integer(us));
+	if (r->org_id)
+		json_object_set_new(o, "org", json_string(r->org_id));
+	char *s = json_dumps(o, JSON_COMPACT);
+	if (s)
+		log_json_line(s);
+	free(s);
+	json_decref(o);
+}
+
+void http_reply(struct http_req *r, int status, const char *content_type, const char *body,
+		size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+	if (content_type)
+		evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_add_header(h, "X-Request-Id", r->request_id);
+	struct evbuffer *b = evbuffer_new();
+	if (body && len && r->method != HM_HEAD)
+		evbuffer_add(b, body, len);
+	r->status = status;
+	const char *reason = NULL;
+	switch (status) {
+	case 200: reason = "OK"; break;
+	case 201: reason = "Created"; break;
+	case 202: reason = "Accepted"; break;
+	case 204: reason = "No Content"; break;
+	case 400: reason = "Bad Request"; break;
+	case 401: reason = "Unauthorized"; break;
+	case 403: reason = "Forbidden"; break;
+	case 404: reason = "Not Found"; break;
+	case 405: reason = "Method Not Allowed"; break;
+	case 409: reason = "Conflict"; break;
+	case 413: reason = "Payload Too Large"; break;
+	case 415: reason = "Unsupported Media Type"; break;
+	case 422: reason = "Unprocessable Entity"; break;
+	case 429: reason = "Too Many Requests"; break;
+	case 500: reason = "Internal Server Error"; break;
+	case 503: reason = "Service Unavailable"; break;
+	default: reason = "Status"; break;
+	}
+	evhttp_send_reply(r->ev, status, reason, b);
+	evbuffer_free(b);
+	if (loops && loops[r->loop_index].o->access_log)
+		access_log(r, len);
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+	struct loop *l = arg;
+	struct http_req *r;
+	struct arena *a = arena_new();
+	r = arena_alloc(a, sizeof(*r));
+	r->a = a;
+	r->ev = ev;
+	r->start_us = mono_us();
+	r->loop_ctx = l->ctx;
+	r->loop_index = l->index;
+	r->method = map_method(evhttp_request_get_command(ev), &r->method_name);
+
+	const char *rid = evhttp_find_header(evhttp_request_get_input_headers(ev), "X-Request-Id");
+	if (rid && request_id_ok(rid)) {
+		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+	} else {
+		char u[ULID_LEN + 1];
+		ulid_new(u);
+		snprintf(r->request_id, sizeof(r->request_id), "req_%s", u);
+	}
+
+	const char *uri = evhttp_request_get_uri(ev);
+	const char *q = strchr(uri, '?');
+	size_t plen = q ? (size_t)(q - uri) : strlen(uri);
+	r->raw_path = arena_strndup(a, uri, plen);
+	if (q)
+		r->query = arena_strdup(a, q + 1);
+	size_t dlen = 0;
+	char *dec = evhttp_uridecode(r->raw_path, 0, &dlen);
+	if (dec) {
+		r->path = strlen(dec) == dlen ? arena_strdup(a, dec) : NULL; /* NUL inside: reject */
+		free(dec);
+	}
+
+	struct evbuffer *in = evhttp_request_get_input_buffer(ev);
+	size_t blen = evbuffer_get_length(in);
+	if (blen > l->o->max_body) {
+		r->body_too_large = 1;
+		r->body = "";
+	} else {
+		char *body = arena_alloc(a, blen + 1);
+		evbuffer_remove(in, body, blen);
+		body[blen] = 0;
+		r->body = body;
+		r->body_len = blen;
+	}
+	l->o->handler(r);
+	arena_free(a);
+}
+
+static void *loop_main(void *arg)
+{
+	struct loop *l = arg;
+	sigset_t set;
+	sigfillset(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	event_base_dispatch(l->base);
+	return NULL;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	log_msg(LOG_INFO, "shutdown", "signal %d: stopping", (int)sig);
+	http_stop();
+}
+
+void http_stop(void)
+{
+	for (int i = 0; i < nloops; i++)
+		if (loops[i].base)
+			event_base_loopexit(loops[i].base, NULL);
+	if (main_base)
+		event_base_loopexit(main_base, NULL);
+}
+
+int http_serve(const struct http_server_opts *o, char *err, size_t errlen)
+{
+	int rc = -1;
+	evthread_use_pthreads();
+	signal(SIGPIPE, SIG_IGN);
+	nloops = o->threads > 0 ? o->threads : 1;
+	loops = xcalloc((size_t)nloops, sizeof(*loops));
+	int port = 0;
+	for (int i = 0; i < nloops; i++) {
+		struct loop *l = &loops[i];
+		l->index = i;
+		l->o = o;
+		l->fd = -1;
+		l->fd = bind_socket(o->listen, &port, err, errlen);
+		if (l->fd < 0)
+			goto out;
+		l->base = event_base_new();
+		l->http = evhttp_new(l->base);
+		if (!l->base || !l->http) {
+			snprintf(err, errlen, "cannot create event loop");
+			goto out;
+		}
+		evhttp_set_max_body_size(l->http, (ev_ssize_t)(o->max_body * HARD_BODY_FACTOR));
+		evhttp_set_max_headers_size(l->http, 64 * 1024);
+		evhttp_set_timeout(l->http, o->timeout_s);
+		evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+							   EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+							   EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+		evhttp_set_gencb(l->http, on_request, l);
+		if (!evhttp_accept_socket_with_handle(l->http, l->fd)) {
+			snprintf(err, errlen, "cannot accept on socket");
+			goto out;
+		}
+		l->fd = -1; /* owned by evhttp now */
+		if (o->loop_init) {
+			l->ctx = o->loop_init(i, l->base, o->arg);
+			if (!l->ctx) {
+				snprintf(err, errlen, "loop %d failed to initialise", i);
+				goto out;
+			}
+		}
+	}
+	main_base = event_base_new();
+	struct event *sigterm = evsignal_new(main_base, SIGTERM, on_signal, NULL);
+	struct event *sigint = evsignal_new(main_base, SIGINT, on_signal, NULL);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	if (o->on_ready)
+		o->on_ready(port, o->arg);
+	for (int i = 0; i < nloops; i++)
+		pthread_create(&loops[i].thread, NULL, loop_main, &loops[i]);
+	event_base_dispatch(main_base);
+	http_stop();
+	for (int i = 0; i < nloops; i++)
+		pthread_join(loops[i].thread, NULL);
+	event_free(sigterm);
+	event_free(sigint);
+	rc = 0;
+out:
+	for (int i = 0; i < nloops; i++) {
+		struct loop *l = &loops[i];
+		if (l->ctx && o->loop_fini)
+			o->loop_fini(l->ctx, o->arg);
+		if (l->http)
+			evhttp_free(l->http);
+		if (l->base)
+			event_base_free(l->base);
+		if (l->fd >= 0)
+			close(l->fd);
+	}
+	if (main_base)
+		event_base_free(main_base);
+	main_base = NULL;
+	free(loops);
+	loops = NULL;
+	nloops = 0;
+	return rc;
+}

@@ -1,0 +1,79 @@
+/*
+ * server: the HTTP front of herald on libevent's evhttp.
+ *
+ * One event loop per thread (default: one per core); every loop accepts on
+ * its own SO_REUSEPORT socket bound to the same address, so the kernel
+ * spreads connections and no lock is taken on the request path.  Each loop
+ * gets an opaque context from loop_init (the app puts its store handle
+ * there), so handlers never share mutable state through this layer.
+ *
+ * Per request: an arena (freed when the reply has been handed to evhttp),
+ * a request id (the client's X-Request-Id when it is sane, else req_<ULID>),
+ * a body already bounded by max_body, and one JSON access-log line.
+ * The server knows nothing about routes or JSON: it calls one handler.
+ */
+#ifndef HERALD_SERVER_H
+#define HERALD_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct evhttp_request;
+struct event_base;
+struct evkeyvalq;
+
+enum http_method { HM_GET = 1, HM_POST, HM_PUT, HM_PATCH, HM_DELETE, HM_HEAD, HM_OPTIONS, HM_OTHER };
+
+struct http_req {
+	struct evhttp_request *ev;
+	struct arena *a;
+	enum http_method method;
+	const char *method_name;
+	char *path;       /* percent-decoded, without query */
+	char *raw_path;   /* as received, without query */
+	char *query;      /* raw query string or NULL */
+	struct evkeyvalq *qparsed;
+	const char *body; /* NUL-terminated copy in the arena */
+	size_t body_len;
+	int body_too_large; /* body exceeded max_body: handler must answer 413 */
+	char request_id[64];
+	int64_t start_us;
+	int status;
+	void *loop_ctx;
+	int loop_index;
+	/* filled by the app for the access log */
+	const char *org_id;
+	const char *route;
+};
+
+typedef void (*http_handler_fn)(struct http_req *req);
+
+struct http_server_opts {
+	const char *listen;  /* host:port; port 0 picks a free port */
+	int threads;
+	size_t max_body;
+	int timeout_s;
+	int access_log;
+	void *(*loop_init)(int index, struct event_base *base, void *arg);
+	void (*loop_fini)(void *loop_ctx, void *arg);
+	void *arg;
+	http_handler_fn handler;
+	/* called once with the bound port, after every socket listens and
+	 * before any request is served */
+	void (*on_ready)(int port, void *arg);
+};
+
+/* Runs until http_stop() or SIGTERM/SIGINT; 0 on clean stop. */
+int http_serve(const struct http_server_opts *o, char *err, size_t errlen);
+void http_stop(void);
+
+const char *http_header(struct http_req *r, const char *name);
+void http_add_header(struct http_req *r, const char *name, const char *value);
+/* Query parameter, percent-decoded, NULL when absent. */
+const char *http_query_param(struct http_req *r, const char *name);
+/* Send the reply; body is copied.  Exactly once per request. */
+void http_reply(struct http_req *r, int status, const char *content_type, const char *body,
+		size_t len);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * schema: the versioned migrations, oldest first.  A migration is never
+ * edited once released; changes come as a new entry.  The SQL is written to
+ * run unchanged on SQLite and PostgreSQL (BIGINT times in ms, TEXT ids,
+ * JSON kept as TEXT, partial indexes).
+ */
+#ifndef HERALD_SCHEMA_H
+#define HERALD_SCHEMA_H
+
+static const char *const schema_migrations[] = {
+	/* 1: tenancy, channels, posts */
+	"CREATE TABLE orgs ("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL);"
+	"CREATE TABLE api_keys ("
+	" id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id),"
+	" key_hash TEXT NOT NULL UNIQUE, hint TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL, revoked_at BIGINT);"
+	"CREATE TABLE customers ("
+	" id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL, deleted_at BIGINT);"
+	"CREATE UNIQUE INDEX customers_org_name ON customers(org_id, name) WHERE deleted_at IS NULL;"
+	"CREATE TABLE channels ("
+	" id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id),"
+	" provider TEXT NOT NULL, name TEXT NOT NULL,"
+	" picture TEXT NOT NULL DEFAULT '', profile TEXT NOT NULL DEFAULT '',"
+	" customer_id TEXT REFERENCES customers(id), credentials TEXT,"
+	" posting_times TEXT NOT NULL DEFAULT '[{\"time\":120},{\"time\":400},{\"time\":700}]',"
+	" timezone TEXT NOT NULL DEFAULT 'UTC', disabled INTEGER NOT NULL DEFAULT 0,"
+	" created_at BIGINT NOT NULL, deleted_at BIGINT);"
+	"CREATE INDEX channels_org ON channels(org_id) WHERE deleted_at IS NULL;"
+	"CREATE TABLE tags ("
+	" id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT NOT NULL,"
+	" color TEXT NOT NULL DEFAULT '#6366f1', created_at BIGINT NOT NULL,"
+	" updated_at BIGINT NOT NULL, deleted_at BIGINT);"
+	"CREATE UNIQUE INDEX tags_org_name ON tags(org_id, name) WHERE deleted_at IS NULL;"
+	"CREATE TABLE posts ("
+	" id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id),"
+	" channel_id TEXT NOT NULL REFERENCES channels(id), grp TEXT NOT NULL,"
+	" parent_id TEXT REFERENCES posts(id), position INTEGER NOT NULL,"
+	" content TEXT NOT NULL, media TEXT NOT NULL DEFAULT '[]',"
+	" settings TEXT NOT NULL DEFAULT '{}', delay_min INTEGER NOT NULL DEFAULT 0,"
+	" state TEXT NOT NULL, publish_at BIGINT NOT NULL, interval_days INTEGER,"
+	" creation_method TEXT NOT NULL DEFAULT 'API',"
+	" release_id TEXT, release_url TEXT, error TEXT,"
+	" attempts INTEGER NOT NULL DEFAULT 0, lease_until BIGINT, lease_owner TEXT,"
+	" next_attempt_at BIGINT,"
+	" created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, deleted_at BIGINT);"
+	/* the due-time index: a scheduler tick reads only what is due */
+	"CREATE INDEX posts_due ON posts(publish_at)"
+	" WHERE state = 'queued' AND parent_id IS NULL AND deleted_at IS NULL;"
+	"CREATE INDEX posts_org_date ON posts(org_id, publish_at)"
+	" WHERE parent_id IS NULL AND deleted_at IS NULL;"
+	"CREATE INDEX posts_group ON posts(grp);"
+	"CREATE INDEX posts_parent ON posts(parent_id);"
+	"CREATE TABLE post_tags ("
+	" post_id TEXT NOT NULL REFERENCES posts(id), tag_id TEXT NOT NULL REFERENCES tags(id),"
+	" PRIMARY KEY (post_id, tag_id));"
+	"CREATE TABLE attempts ("
+	" id TEXT PRIMARY KEY, post_id TEXT NOT NULL REFERENCES posts(id),"
+	" started_at BIGINT NOT NULL, finished_at BIGINT, outcome TEXT NOT NULL,"
+	" http_status INTEGER, request TEXT, response TEXT, error TEXT);"
+	"CREATE INDEX attempts_post ON attempts(post_id);",
+};
+
+#define SCHEMA_VERSION (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]))
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * store: the one persistence interface of herald.
+ *
+ * Callers see only `struct store` and the functions below; a backend
+ * (store_sqlite.c now, store_pg.c next) fills a `struct store_ops`.  A store
+ * handle is used by one thread at a time: every event loop opens its own.
+ *
+ * Ownership: everything a store function returns is allocated in the arena
+ * the caller passes and lives as long as that arena.  Inputs are borrowed.
+ *
+ * Status convention: 0 success; STORE_NOTFOUND when the row does not exist
+ * in the caller's organization (never leak whether it exists elsewhere);
+ * STORE_CONFLICT when a state rule refused the write; -1 for storage
+ * failure (logged by the backend).
+ *
+ * Times are int64 milliseconds since the epoch, UTC.
+ */
+#ifndef HERALD_STORE_H
+#define HERALD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+#define STORE_NOTFOUND 1
+#define STORE_CONFLICT 2
+
+/* Post states (SPEC 7).  Stored as these lowercase strings. */
+#define PS_DRAFT "draft"
+#define PS_QUEUED "queued"
+#define PS_PUBLISHING "publishing"
+#define PS_PUBLISHED "published"
+#define PS_FAILED "failed"
+#define PS_CANCELED "canceled"
+#define PS_UNCONFIRMED "unconfirmed"
+
+struct store;
+
+struct store_key {
+	char *id, *org_id, *org_name, *hint;
+	int64_t created_at, revoked_at;
+};
+
+struct store_channel {
+	char *id, *org_id, *provider, *name, *picture, *profile;
+	char *customer_id, *customer_name; /* NULL when none */
+	char *credentials;                 /* sealed (see core/crypto.h) */
+	char *posting_times;               /* JSON text [{"time":minutes}] */
+	char *timezone;
+	int disabled;
+	int64_t created_at;
+};
+
+struct store_tag {
+	char *id, *name, *color;
+	int64_t created_at, updated_at;
+};
+
+struct store_post {
+	char *id, *org_id, *channel_id, *grp, *parent_id;
+	int position;
+	char *content, *media, *settings; /* media and settings: JSON text */
+	int delay_min;
+	char *state;
+	int64_t publish_at;
+	int interval_days; /* 0: not repeating */
+	char *creation_method;
+	char *release_id, *release_url, *error;
+	int attempts;
+	int64_t created_at, updated_at;
+	/* joined from the channel */
+	char *channel_provider, *channel_name, *channel_picture;
+	/* tags of a root post */
+	struct store_tag *tags;
+	size_t ntags;
+};
+
+struct store_post_item {
+	const char *id; /* NULL: new */
+	const char *content;
+	const char *media; /* JSON text */
+	int delay_min;
+};
+
+/* One Postiz `posts[]` entry written as a thread in one transaction. */
+struct store_post_write {
+	const char *org_id, *channel_id;
+	const char *group;      /* new group id for every row */
+	const char *old_group;  /* rows of it not re-sent are soft-deleted */
+	const char *settings;   /* JSON text */
+	const char *state;      /* NULL: keep each existing row's state (type update) */
+	int64_t publish_at;
+	int interval_days;
+	const char *creation_method;
+	int republish;          /* allow rewriting a published root */
+	const char *const *tag_names;
+	size_t ntags;
+	const struct store_post_item *items;
+	size_t nitems;
+};
+
+struct store_post_filter {
+	const char *org_id;
+	int64_t from, to;       /* publish_at range, inclusive */
+	const char *customer_id;
+};
+
+int store_open(const char *database_url, const char *data_dir, struct store **out,
+	       char *err, size_t errlen);
+/* Apply pending migrations; run once per process before serving. */
+int store_migrate(struct store *st, char *err, size_t errlen);
+void store_close(struct store *st);
+const char *store_backend(const struct store *st);
+int store_ping(struct store *st);
+
+/* organizations and keys */
+int store_org_ensure(struct store *st, struct arena *a, const char *name, char **out_id);
+int store_key_create(struct store *st, struct arena *a, const char *org_id, const char *hash,
+		     const char *hint, char **out_id);
+int store_key_list(struct store *st, struct arena *a, struct store_key **out, size_t *n);
+int store_key_revoke(struct store *st, const char *id_or_hint);
+int store_key_lookup(struct store *st, struct arena *a, const char *hash, char **out_org_id,
+		     char **out_key_id);
+
+/* channels */
+int store_channel_create(struct store *st, struct arena *a, const struct store_channel *c,
+			 char **out_id);
+int store_channel_list(struct store *st, struct arena *a, const char *org_id,
+		       const char *customer_id, struct store_channel **out, size_t *n);
+int store_channel_get(struct store *st, struct arena *a, const char *org_id, const char *id,
+		      struct store_channel **out);
+/* Soft-delete the channel and cancel its unpublished posts. */
+int store_channel_delete(struct store *st, const char *org_id, const char *id);
+int store_channel_set_times(struct store *st, const char *org_id, const char *id,
+			    const char *posting_times);
+
+struct store_customer {
+	char *id, *name;
+};
+int store_customer_list(struct store *st, struct arena *a, const char *org_id,
+			struct store_customer **out, size_t *n);
+int store_customer_ensure(struct store *st, struct arena *a, const char *org_id,
+			  const char *name, char **out_id);
+int store_channel_set_customer(struct store *st, const char *org_id, const char *id,
+			       const char *customer_id);
+
+/* posts */
+int store_post_write(struct store *st, struct arena *a, const struct store_post_write *w,
+		     char **out_root_id, char **out_msg);
+/* Root posts in range (or repeating), with tags and channel fields. */
+int store_post_list(struct store *st, struct arena *a, const struct store_post_filter *f,
+		    struct store_post **out, size_t *n);
+/* Any row of a thread by id; *out is the whole thread, root first. */
+int store_post_thread(struct store *st, struct arena *a, const char *org_id, const char *id,
+		      struct store_post **out, size_t *n);
+/* Soft-delete the group and cancel what has not been published.  *out_n is
+ * the number of rows deleted; *out_inflight is set when a row was in
+ * `publishing` (its outcome is up to the engine, which re-checks). */
+int store_post_delete_group(struct store *st, const char *org_id, const char *group,
+			    int *out_n, int *out_inflight);
+/* draft <-> queued on the root's group; STORE_CONFLICT from other states. */
+int store_post_set_state(struct store *st, const char *org_id, const char *root_id,
+			 const char *from_state, const char *to_state);
+int store_post_set_settings(struct store *st, const char *org_id, const char *group,
+			    const char *settings);
+int store_post_set_release(struct store *st, const char *org_id, const char *id,
+			   const char *release_id, const char *release_url);
+/* Number of live root posts of the org in [from, to). */
+int store_post_count_at(struct store *st, const char *org_id, int64_t from, int64_t to,
+			int *out);
+
+int store_tag_list(struct store *st, struct arena *a, const char *org_id,
+		   struct store_tag **out, size_t *n);
+int store_tag_ensure(struct store *st, struct arena *a, const char *org_id, const char *name,
+		     const char *color, char **out_id);
+
+#endif
