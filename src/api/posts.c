@@ -231,6 +231,12 @@ void h_post_delete(void *p)
 		return;
 	int cnt = 0, inflight = 0;
 	int rc = store_post_delete_group(c->st, c->org_id, v[0].grp, &cnt, &inflight);
+	if (rc == STORE_CONFLICT) {
+		api_fail(c, HERR_INVALID_STATE, "id",
+			 "the post is being published right now; its outcome will be recorded, "
+			 "delete it afterwards");
+		return;
+	}
 	if (rc == STORE_NOTFOUND) {
 		api_fail(c, HERR_NOT_FOUND, "id", "Post not found");
 		return;
@@ -247,6 +253,11 @@ void h_post_group_delete(void *p)
 	struct call *c = p;
 	int cnt = 0, inflight = 0;
 	int rc = store_post_delete_group(c->st, c->org_id, c->params[0], &cnt, &inflight);
+	if (rc == STORE_CONFLICT) {
+		api_fail(c, HERR_INVALID_STATE, "group",
+			 "a post of this group is being published right now; delete it afterwards");
+		return;
+	}
 	if (rc == STORE_NOTFOUND) {
 		api_fail(c, HERR_NOT_FOUND, "group", "Post group not found");
 		return;

@@ -7,6 +7,7 @@
 #include "../core/arena.h"
 #include "../core/log.h"
 #include "../core/timeutil.h"
+#include "../engine/engine.h"
 #include "../store/store.h"
 
 #include <event2/event.h>
@@ -17,6 +18,13 @@
 struct serve_ctx {
 	struct app app;
 	struct config *cfg;
+	struct engine *engine; /* NULL with --role api */
+};
+
+/* what one loop owns besides the API's handle */
+struct loop_ext {
+	struct api_loop api; /* first: the server hands this to api_handle */
+	struct engine_loop *engine;
 };
 
 static void *loop_init(int index, struct event_base *base, void *arg)
@@ -25,12 +33,24 @@ static void *loop_init(int index, struct event_base *base, void *arg)
 	(void)base;
 	struct serve_ctx *sc = arg;
 	char err[512];
-	struct api_loop *l = xcalloc(1, sizeof(*l));
-	l->app = &sc->app;
-	if (store_open(sc->cfg->database_url, sc->cfg->data_dir, &l->st, err, sizeof(err))) {
+	struct loop_ext *l = xcalloc(1, sizeof(*l));
+	l->api.app = &sc->app;
+	if (store_open(sc->cfg->database_url, sc->cfg->data_dir, &l->api.st, err, sizeof(err))) {
 		log_msg(LOG_ERROR, "serve", "%s", err);
 		free(l);
 		return NULL;
+	}
+	if (sc->engine) {
+		/* the engine gets its own connection: its writes never wait on a
+		 * statement the API left open, and vice versa */
+		struct store *est = NULL;
+		if (store_open(sc->cfg->database_url, sc->cfg->data_dir, &est, err, sizeof(err))) {
+			log_msg(LOG_ERROR, "serve", "%s", err);
+			store_close(l->api.st);
+			free(l);
+			return NULL;
+		}
+		l->engine = engine_loop_new(sc->engine, index, base, est);
 	}
 	return l;
 }
@@ -38,9 +58,27 @@ static void *loop_init(int index, struct event_base *base, void *arg)
 static void loop_fini(void *ctx, void *arg)
 {
 	(void)arg;
-	struct api_loop *l = ctx;
-	store_close(l->st);
+	struct loop_ext *l = ctx;
+	if (l->engine) {
+		struct store *est = engine_loop_store(l->engine);
+		engine_loop_free(l->engine);
+		store_close(est);
+	}
+	store_close(l->api.st);
 	free(l);
+}
+
+static void on_stop(void *arg)
+{
+	struct serve_ctx *sc = arg;
+	if (sc->engine)
+		engine_stop(sc->engine);
+}
+
+static int busy(void *arg)
+{
+	struct serve_ctx *sc = arg;
+	return sc->engine ? engine_inflight(sc->engine) : 0;
 }
 
 static void on_ready(int port, void *arg)
@@ -85,6 +123,8 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->threads = n > 0 ? n : 1;
 	}
+	if (strcmp(cfg->role, "api"))
+		sc.engine = engine_new(cfg);
 	struct http_server_opts o = {
 		.listen = cfg->listen,
 		.threads = (int)cfg->threads,
@@ -96,9 +136,14 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 		.arg = &sc,
 		.handler = api_handle,
 		.on_ready = on_ready,
+		.on_stop = on_stop,
+		.busy = busy,
+		.drain_s = (int)cfg->drain_seconds,
 	};
 	char err[512];
-	if (http_serve(&o, err, sizeof(err))) {
+	int rc = http_serve(&o, err, sizeof(err));
+	engine_free(sc.engine);
+	if (rc) {
 		fprintf(stderr, "herald serve: %s\n", err);
 		return 1;
 	}

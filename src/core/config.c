@@ -37,6 +37,9 @@ static const struct opt opts[] = {
 	{"rate-limit", "HERALD_RATE_LIMIT", L(rate_limit), "1200", 0, 1, 100000000, "requests per minute per API key"},
 	{"overdue-horizon", "HERALD_OVERDUE_HORIZON", L(overdue_horizon), "172800", 0, 60, 315360000, "seconds after which an overdue post fails instead of publishing"},
 	{"lease", "HERALD_LEASE_SECONDS", L(lease_seconds), "120", 0, 5, 86400, "seconds a worker's claim on a post lasts"},
+	{"retry-base", "HERALD_RETRY_BASE_MS", L(retry_base_ms), "30000", 0, 10, 86400000, "first retry delay in ms (doubles per attempt, with jitter)"},
+	{"retry-max", "HERALD_RETRY_MAX", L(retry_max), "8", 0, 1, 100, "attempts before a retryable failure becomes final"},
+	{"drain", "HERALD_DRAIN_SECONDS", L(drain_seconds), "10", 0, 0, 600, "seconds SIGTERM waits for in-flight publishes"},
 	{"log-level", "HERALD_LOG_LEVEL", S(log_level), "info", 0, 0, 0, "debug, info, warn or error"},
 };
 

@@ -27,6 +27,9 @@ struct config {
 	long rate_limit;
 	long overdue_horizon;
 	long lease_seconds;
+	long retry_base_ms;
+	long retry_max;
+	long drain_seconds;
 	char *log_level;
 	int public_url_derived; /* not set by the user: follows the bound port */
 };

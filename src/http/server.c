@@ -282,12 +282,41 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
+static const struct http_server_opts *cur_opts;
+static struct event *drain_timer;
+static int64_t drain_deadline;
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	int busy = cur_opts->busy ? cur_opts->busy(cur_opts->arg) : 0;
+	if (!busy || mono_us() >= drain_deadline) {
+		if (busy)
+			log_msg(LOG_WARN, "shutdown", "%d publishes still in flight; leaving them to recovery",
+				busy);
+		http_stop();
+	}
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
+	if (drain_timer) {
+		/* a second signal: stop now */
+		http_stop();
+		return;
+	}
 	log_msg(LOG_INFO, "shutdown", "signal %d: stopping", (int)sig);
-	http_stop();
+	if (cur_opts->on_stop)
+		cur_opts->on_stop(cur_opts->arg);
+	drain_deadline = mono_us() + (int64_t)cur_opts->drain_s * 1000000;
+	drain_timer = event_new(main_base, -1, EV_PERSIST, on_drain, NULL);
+	struct timeval tv = {0, 50000};
+	event_add(drain_timer, &tv);
+	on_drain(-1, 0, NULL);
 }
 
 void http_stop(void)
@@ -341,6 +370,7 @@ int http_serve(const struct http_server_opts *o, char *err, size_t errlen)
 			}
 		}
 	}
+	cur_opts = o;
 	main_base = event_base_new();
 	struct event *sigterm = evsignal_new(main_base, SIGTERM, on_signal, NULL);
 	struct event *sigint = evsignal_new(main_base, SIGINT, on_signal, NULL);
@@ -356,6 +386,9 @@ int http_serve(const struct http_server_opts *o, char *err, size_t errlen)
 		pthread_join(loops[i].thread, NULL);
 	event_free(sigterm);
 	event_free(sigint);
+	if (drain_timer)
+		event_free(drain_timer);
+	drain_timer = NULL;
 	rc = 0;
 out:
 	for (int i = 0; i < nloops; i++) {

@@ -62,6 +62,11 @@ struct http_server_opts {
 	/* called once with the bound port, after every socket listens and
 	 * before any request is served */
 	void (*on_ready)(int port, void *arg);
+	/* graceful stop: on SIGTERM/SIGINT on_stop is called, then the loops
+	 * keep running until busy() is 0 or drain_s seconds have passed */
+	void (*on_stop)(void *arg);
+	int (*busy)(void *arg);
+	int drain_s;
 };
 
 /* Runs until http_stop() or SIGTERM/SIGINT; 0 on clean stop. */

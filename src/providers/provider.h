@@ -16,6 +16,51 @@
 #include <stddef.h>
 
 struct arena;
+struct hresp;
+
+/* What a provider's publish step asks the engine to do next. */
+enum pub_status {
+	PUB_SEND,         /* send ctx->req, then call publish again with the answer */
+	PUB_OK,           /* the item is on the platform: release_id (and url) set */
+	PUB_RETRY,        /* transient: try again later (retry_after_ms if known) */
+	PUB_FAILED,       /* permanent: error says why, in the platform's words */
+	PUB_AUTH_EXPIRED, /* the token expired: refresh, then one retry */
+	PUB_UNKNOWN,      /* the platform may or may not have it: never retry blindly */
+};
+
+#define PUB_MAX_HEADERS 12
+
+struct pub_req {
+	const char *method, *url;
+	const char *headers[PUB_MAX_HEADERS + 1]; /* "Name: value", NULL-terminated */
+	const char *body;
+	size_t body_len;
+	long timeout_ms;
+	const char *log_url;  /* url with secrets removed, for attempt records */
+};
+
+/* One thread item being published.  Everything is allocated in `a`, which
+ * lives until the item is finished (all of its steps). */
+struct pub_ctx {
+	struct arena *a;
+	json_t *credentials;   /* decrypted, owned by the engine */
+	const char *base_url;  /* HERALD_<PROVIDER>_BASE_URL, or NULL */
+	const char *item_id, *root_id, *group;
+	int position;
+	const char *content;   /* as stored (Postiz HTML or plain text) */
+	json_t *media;         /* array of {id, path, alt?} */
+	json_t *settings;      /* object */
+	int64_t publish_at;
+	const char *channel_id, *channel_name;
+	const char *parent_release_id, *root_release_id; /* NULL for the root */
+	int step;              /* 0 on the first call; the provider's own counter */
+	void *state;           /* provider's own, in the arena */
+	/* out */
+	struct pub_req req;
+	const char *release_id, *release_url;
+	const char *error;     /* platform message, for failed/retry/unknown */
+	int64_t retry_after_ms;
+};
 
 #define PROV_THREADS      (1u << 0) /* value[1..] publish as replies */
 #define PROV_IMAGES       (1u << 1)
@@ -46,7 +91,25 @@ struct provider {
 	 * 0 ok, or -1 with *err set (arena string) naming the bad field. */
 	int (*connect)(struct arena *a, json_t *credentials, const char **profile,
 		       const char **err);
+	/* Called with prev == NULL first, then with each answer to a PUB_SEND
+	 * (only HTTP answers: transport failures are the engine's business).
+	 * NULL: publishing to this platform is not implemented yet. */
+	enum pub_status (*publish)(struct pub_ctx *c, const struct hresp *prev);
+	/* Refresh expired credentials in place; NULL when not applicable. */
+	int (*refresh)(struct arena *a, json_t *credentials, const char **err);
+	/* Least time between two publishes on one account (queueing, not
+	 * failing, keeps a post under the platform's limit). */
+	long min_interval_ms;
 };
+
+/* Standard Webhooks signature "v1,<base64>" of body (webhook.c). */
+int webhook_sign(const char *secret, const char *msg_id, const char *ts, const char *body,
+		 size_t body_len, char out[128]);
+
+/* Retry-After (seconds or HTTP date) of an answer, in ms; 0 when absent. */
+int64_t pub_retry_after(const struct hresp *r);
+/* Shared classification of an HTTP status for simple JSON APIs. */
+enum pub_status pub_classify_status(long status);
 
 const struct provider *provider_find(const char *identifier);
 size_t provider_count(void);

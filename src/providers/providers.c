@@ -4,7 +4,12 @@
  */
 #include "provider.h"
 
+#include "../core/timeutil.h"
+#include "../http/client.h"
+
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 extern const struct provider provider_webhook;
 
@@ -32,4 +37,32 @@ size_t provider_count(void)
 const struct provider *provider_at(size_t i)
 {
 	return i < NPROV ? table[i] : NULL;
+}
+
+int64_t pub_retry_after(const struct hresp *r)
+{
+	char v[64];
+	if (hresp_header(r, "Retry-After", v, sizeof(v)))
+		return 0;
+	char *end;
+	long secs = strtol(v, &end, 10);
+	if (end != v && !*end && secs >= 0)
+		return (int64_t)secs * 1000;
+	struct tm tm = {0};
+	if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
+		int64_t at = (int64_t)timegm(&tm) * 1000 - now_ms();
+		return at > 0 ? at : 0;
+	}
+	return 0;
+}
+
+enum pub_status pub_classify_status(long status)
+{
+	if (status >= 200 && status < 300)
+		return PUB_OK;
+	if (status == 408 || status == 425 || status == 429 || status >= 500)
+		return PUB_RETRY;
+	if (status == 401)
+		return PUB_AUTH_EXPIRED;
+	return PUB_FAILED;
 }

@@ -13,14 +13,18 @@
  *    then walks the rows of the one PGresult; values stay valid until the
  *    next bind, reset or re-execution, as the db.h contract says;
  *  - is_unique_violation() reports SQLSTATE 23505 of the last statement run
- *    on the connection, cleared by the next one that succeeds.
+ *    on the connection, cleared by the next one that succeeds;
+ *  - exec("COMMIT") fails when the server answers ROLLBACK (a statement of
+ *    the transaction had failed), instead of reporting success.
  *
  * A dropped connection is re-established only between transactions.  Inside
  * one, the server has already rolled it back; running the rest in
  * autocommit would commit half of it, and a later COMMIT would "succeed"
  * with a warning.  So every statement fails until the caller's ROLLBACK,
  * which reconnects.  A failed statement is never retried: the server may
- * have applied it before the connection broke.
+ * have applied it before the connection broke.  Before sending, a
+ * non-blocking read notices a connection the server closed while we were
+ * idle (restart, idle timeout), so that case costs no failed request.
  */
 #include "db.h"
 #include "../core/arena.h"
@@ -47,7 +51,7 @@ struct db_stmt {
 	char *params[MAX_PARAMS];    /* $1 is params[0]; NULL sends SQL NULL */
 	PGresult *res;               /* of the current execution, or NULL */
 	int row;                     /* current row; -1 before the first */
-	int failed;                  /* execution failed: -1 until reset */
+	int failed;                  /* execution failed: step says -1 until bind/reset */
 };
 
 struct pg_db {
@@ -118,10 +122,20 @@ static int session_setup(struct pg_db *d)
 	return ok ? 0 : -1;
 }
 
-/* Make a broken connection usable again, if that is safe (header comment). */
-static int reconnect(struct pg_db *d, int is_rollback)
+/* The connection can take a command.  PQconsumeInput reads what the server
+ * sent while we were idle without blocking; a close turns into
+ * CONNECTION_BAD here instead of failing the command we are about to send. */
+static int alive(struct pg_db *d)
 {
-	if (d->in_tx && !is_rollback) {
+	if (PQstatus(d->conn) == CONNECTION_OK)
+		PQconsumeInput(d->conn);
+	return PQstatus(d->conn) == CONNECTION_OK;
+}
+
+/* Make a broken connection usable again, if that is safe (header comment). */
+static int reconnect(struct pg_db *d)
+{
+	if (d->in_tx) {
 		snprintf(d->sqlstate, sizeof(d->sqlstate), "08006");
 		snprintf(d->err, sizeof(d->err),
 			 "connection lost inside a transaction; waiting for ROLLBACK");
@@ -207,14 +221,24 @@ static int pg_exec(struct db *db, const char *sql)
 	struct pg_db *d = (struct pg_db *)db;
 	int is_rollback = !strcmp(sql, "ROLLBACK");
 	int is_commit = !strcmp(sql, "COMMIT");
-	if (PQstatus(d->conn) != CONNECTION_OK) {
-		if (reconnect(d, is_rollback)) {
+	if (!alive(d)) {
+		/* any transaction died with the session: ROLLBACK has nothing
+		 * left to do, COMMIT cannot succeed, and both end it for us */
+		if (is_commit || is_rollback)
+			d->in_tx = 0;
+		if (reconnect(d)) {
 			log_msg(LOG_ERROR, "db", "postgres exec failed: %s", d->err);
 			return -1;
 		}
-		/* the transaction died with the old session */
 		if (is_rollback)
 			return 0;
+		if (is_commit) {
+			snprintf(d->sqlstate, sizeof(d->sqlstate), "08006");
+			snprintf(d->err, sizeof(d->err),
+				 "connection lost before COMMIT; the transaction was rolled back");
+			log_msg(LOG_ERROR, "db", "postgres exec failed: %s", d->err);
+			return -1;
+		}
 	}
 	PGresult *r = PQexec(d->conn, sql);
 	int ok = result_ok(r);
@@ -286,7 +310,7 @@ static int pg_prepare(struct db *db, const char *sql, struct db_stmt **out)
 			*out = d->stmts[i];
 			return 0;
 		}
-	if (PQstatus(d->conn) != CONNECTION_OK && reconnect(d, 0)) {
+	if (!alive(d) && reconnect(d)) {
 		log_msg(LOG_ERROR, "db", "prepare failed: %s in %.80s", d->err, sql);
 		return -1;
 	}
@@ -339,7 +363,7 @@ static void pg_bind_null(struct db_stmt *s, int idx)
 static int execute(struct db_stmt *s)
 {
 	struct pg_db *d = s->owner;
-	if (PQstatus(d->conn) != CONNECTION_OK && reconnect(d, 0)) {
+	if (!alive(d) && reconnect(d)) {
 		log_msg(LOG_ERROR, "db", "step failed: %s", d->err);
 		return -1;
 	}

@@ -43,10 +43,10 @@ static const char *const schema_migrations[] = {
 	" creation_method TEXT NOT NULL DEFAULT 'API',"
 	" release_id TEXT, release_url TEXT, error TEXT,"
 	" attempts INTEGER NOT NULL DEFAULT 0, lease_until BIGINT, lease_owner TEXT,"
-	" next_attempt_at BIGINT,"
+	" due_at BIGINT NOT NULL, published_at BIGINT,"
 	" created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, deleted_at BIGINT);"
 	/* the due-time index: a scheduler tick reads only what is due */
-	"CREATE INDEX posts_due ON posts(publish_at)"
+	"CREATE INDEX posts_due ON posts(due_at)"
 	" WHERE state = 'queued' AND parent_id IS NULL AND deleted_at IS NULL;"
 	"CREATE INDEX posts_org_date ON posts(org_id, publish_at)"
 	" WHERE parent_id IS NULL AND deleted_at IS NULL;"
@@ -59,7 +59,8 @@ static const char *const schema_migrations[] = {
 	" id TEXT PRIMARY KEY, post_id TEXT NOT NULL REFERENCES posts(id),"
 	" started_at BIGINT NOT NULL, finished_at BIGINT, outcome TEXT NOT NULL,"
 	" http_status INTEGER, request TEXT, response TEXT, error TEXT);"
-	"CREATE INDEX attempts_post ON attempts(post_id);",
+	"CREATE INDEX attempts_post ON attempts(post_id);"
+	"CREATE INDEX posts_leased ON posts(lease_until) WHERE state = 'publishing';",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]))

@@ -21,76 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct store {
-	struct db *db;
-};
-
-#define DRV(st) ((st)->db->drv)
-
-static struct db_stmt *prep(struct store *st, const char *sql)
-{
-	struct db_stmt *s = NULL;
-	if (DRV(st)->prepare(st->db, sql, &s))
-		return NULL;
-	return s;
-}
-
-static void bt(struct store *st, struct db_stmt *s, int i, const char *v)
-{
-	DRV(st)->bind_text(s, i, v);
-}
-
-static void bi(struct store *st, struct db_stmt *s, int i, int64_t v)
-{
-	DRV(st)->bind_int64(s, i, v);
-}
-
-static char *ct(struct store *st, struct arena *a, struct db_stmt *s, int i)
-{
-	if (DRV(st)->col_null(s, i))
-		return NULL;
-	return arena_strdup(a, DRV(st)->col_text(s, i));
-}
-
-static int64_t ci(struct store *st, struct db_stmt *s, int i)
-{
-	return DRV(st)->col_null(s, i) ? 0 : DRV(st)->col_int64(s, i);
-}
-
-static int step(struct store *st, struct db_stmt *s)
-{
-	return DRV(st)->step(s);
-}
-
-static void reset(struct store *st, struct db_stmt *s)
-{
-	DRV(st)->reset(s);
-}
-
-/* Run a statement that returns no rows; *changes gets the affected count. */
-static int run(struct store *st, struct db_stmt *s, int *changes)
-{
-	int rc = step(st, s);
-	if (changes)
-		*changes = rc == DB_DONE ? DRV(st)->changes(s) : 0;
-	reset(st, s);
-	return rc == DB_DONE ? 0 : -1;
-}
-
-static int begin(struct store *st)
-{
-	return DRV(st)->exec(st->db, "BEGIN");
-}
-
-static int commit(struct store *st)
-{
-	return DRV(st)->exec(st->db, "COMMIT");
-}
-
-static void rollback(struct store *st)
-{
-	DRV(st)->exec(st->db, "ROLLBACK");
-}
+#include "store_int.h"
 
 int store_open(const char *database_url, const char *data_dir, struct store **out, char *err,
 	       size_t errlen)
@@ -612,14 +543,7 @@ int store_tag_ensure(struct store *st, struct arena *a, const char *org_id, cons
 
 /* ---- posts ---- */
 
-#define POST_COLS                                                                           \
-	"p.id, p.org_id, p.channel_id, p.grp, p.parent_id, p.position, p.content, p.media,"  \
-	" p.settings, p.delay_min, p.state, p.publish_at, p.interval_days, p.creation_method," \
-	" p.release_id, p.release_url, p.error, p.attempts, p.created_at, p.updated_at,"     \
-	" c.provider, c.name, c.picture"
-#define POST_FROM " FROM posts p JOIN channels c ON c.id = p.channel_id"
-
-static void read_post(struct store *st, struct arena *a, struct db_stmt *s, struct store_post *p)
+void store_read_post(struct store *st, struct arena *a, struct db_stmt *s, struct store_post *p)
 {
 	p->id = ct(st, a, s, 0);
 	p->org_id = ct(st, a, s, 1);
@@ -644,6 +568,7 @@ static void read_post(struct store *st, struct arena *a, struct db_stmt *s, stru
 	p->channel_provider = ct(st, a, s, 20);
 	p->channel_name = ct(st, a, s, 21);
 	p->channel_picture = ct(st, a, s, 22);
+	p->published_at = ci(st, s, 23);
 }
 
 static int load_tags(struct store *st, struct arena *a, struct store_post *p)
@@ -744,15 +669,16 @@ int store_post_write(struct store *st, struct arena *a, const struct store_post_
 		if (exists) {
 			s = prep(st, "UPDATE posts SET channel_id = $2, grp = $3, parent_id = $4,"
 				     " position = $5, content = $6, media = $7, settings = $8,"
-				     " delay_min = $9, state = COALESCE($10, state), publish_at = $11,"
+				     " delay_min = $9, state = COALESCE($10, state), publish_at = $11, due_at = $11,"
 				     " interval_days = $12, updated_at = $13, deleted_at = NULL,"
-				     " error = CASE WHEN $10 IS NULL THEN error ELSE NULL END"
+				     " error = CASE WHEN $10 IS NULL THEN error ELSE NULL END,"
+				     " published_at = CASE WHEN $10 IS NULL THEN published_at ELSE NULL END"
 				     " WHERE id = $1");
 		} else {
 			s = prep(st, "INSERT INTO posts(id, channel_id, grp, parent_id, position, content,"
-				     " media, settings, delay_min, state, publish_at, interval_days,"
+				     " media, settings, delay_min, state, publish_at, due_at, interval_days,"
 				     " created_at, updated_at, org_id, creation_method)"
-				     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10, 'queued'), $11, $12,"
+				     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10, 'queued'), $11, $11, $12,"
 				     " $13, $13, $14, $15)");
 		}
 		if (!s)
@@ -853,7 +779,7 @@ int store_post_list(struct store *st, struct arena *a, const struct store_post_f
 			v = nv;
 			cap *= 2;
 		}
-		read_post(st, a, s, &v[cnt++]);
+		store_read_post(st, a, s, &v[cnt++]);
 	}
 	reset(st, s);
 	if (rc < 0)
@@ -887,7 +813,7 @@ int store_post_thread(struct store *st, struct arena *a, const char *org_id, con
 			v = nv;
 			cap *= 2;
 		}
-		read_post(st, a, s, &v[cnt++]);
+		store_read_post(st, a, s, &v[cnt++]);
 	}
 	reset(st, s);
 	if (rc < 0)
@@ -911,6 +837,10 @@ int store_post_delete_group(struct store *st, const char *org_id, const char *gr
 		return -1;
 	struct db_stmt *s = prep(st, "SELECT COUNT(*) FROM posts WHERE org_id = $1 AND grp = $2"
 				     " AND deleted_at IS NULL AND state = 'publishing'");
+	if (s) {
+		bt(st, s, 1, org_id);
+		bt(st, s, 2, group);
+	}
 	if (!s || step(st, s) != DB_ROW) {
 		if (s)
 			reset(st, s);
@@ -918,6 +848,12 @@ int store_post_delete_group(struct store *st, const char *org_id, const char *gr
 	}
 	*out_inflight = ci(st, s, 0) > 0;
 	reset(st, s);
+	if (*out_inflight) {
+		/* being published right now: refuse rather than answer a delete
+		 * that cannot stop it */
+		rollback(st);
+		return STORE_CONFLICT;
+	}
 	s = prep(st, "UPDATE posts SET deleted_at = $3, updated_at = $3,"
 		     " state = CASE WHEN state IN ('queued', 'draft') THEN 'canceled' ELSE state END"
 		     " WHERE org_id = $1 AND grp = $2 AND deleted_at IS NULL");

@@ -68,7 +68,7 @@ struct store_post {
 	char *creation_method;
 	char *release_id, *release_url, *error;
 	int attempts;
-	int64_t created_at, updated_at;
+	int64_t created_at, updated_at, published_at;
 	/* joined from the channel */
 	char *channel_provider, *channel_name, *channel_picture;
 	/* tags of a root post */
@@ -174,5 +174,72 @@ int store_tag_list(struct store *st, struct arena *a, const char *org_id,
 		   struct store_tag **out, size_t *n);
 int store_tag_ensure(struct store *st, struct arena *a, const char *org_id, const char *name,
 		     const char *color, char **out_id);
+
+/* ---- delivery engine (src/engine) ----
+ *
+ * Every state change of a post happens in one of these functions, each a
+ * single guarded statement or transaction:
+ *   queued -> publishing        store_engine_claim (lease, owner)
+ *   publishing -> published     store_engine_finish, only by the lease owner
+ *   publishing -> queued        store_engine_finish (retry later, thread delay)
+ *   publishing -> failed        store_engine_finish
+ *   publishing -> unconfirmed   store_engine_finish, store_engine_recover
+ *   publishing(expired) -> queued | unconfirmed   store_engine_recover
+ *   queued(overdue) -> failed   store_engine_sweep_overdue
+ * The API moves draft <-> queued and queued/draft -> canceled (store.c).
+ */
+struct store_job {
+	char *root_id, *org_id, *channel_id, *provider;
+	int attempts, interval_days;
+	int64_t publish_at, lease_until;
+};
+
+int store_engine_claim(struct store *st, struct arena *a, const char *owner, int64_t now,
+		       int64_t lease_ms, int limit, struct store_job **out, size_t *n);
+/* The whole thread of a root, without the organization filter. */
+int store_engine_thread(struct store *st, struct arena *a, const char *root_id,
+			struct store_post **out, size_t *n);
+int store_engine_renew(struct store *st, const char *root_id, const char *owner,
+		       int64_t lease_until);
+int store_engine_attempt_begin(struct store *st, const char *item_id, int64_t now,
+			       const char *request, char out_id[32]);
+int store_engine_attempt_end(struct store *st, const char *attempt_id, int64_t now,
+			     const char *outcome, long http_status, const char *response,
+			     const char *error);
+int store_engine_item_published(struct store *st, const char *item_id, const char *release_id,
+				const char *release_url, int64_t now);
+/* Move a claimed root out of publishing.  `state` is one of queued,
+ * published, failed, unconfirmed; due_at applies to queued; add_attempt
+ * counts a failed try.  STORE_CONFLICT when the lease is no longer ours. */
+int store_engine_finish(struct store *st, const char *root_id, const char *owner,
+			const char *state, const char *error, int64_t due_at, int add_attempt);
+/* Repeating post published: the thread starts over at next_at. */
+int store_engine_repeat(struct store *st, const char *root_id, const char *owner,
+			int64_t next_at);
+/* Roots in publishing whose lease ended before `now` (or, with
+ * any_owner_but, every lease not held by that owner). */
+int store_engine_expired(struct store *st, struct arena *a, int64_t now,
+			 const char *any_owner_but, struct store_job **out, size_t *n);
+/* Resolve an expired lease: to queued (idempotent provider) or
+ * unconfirmed.  Guarded on the old lease_until so two recoverers agree. */
+int store_engine_recover(struct store *st, const char *root_id, int64_t old_lease_until,
+			 const char *state, const char *error, int64_t now);
+int store_engine_sweep_overdue(struct store *st, int64_t now, int64_t horizon_ms, int *out_n);
+/* Earliest due_at of a queued root; STORE_NOTFOUND when none. */
+int store_engine_next_due(struct store *st, int64_t *out);
+/* Whether an attempt of this thread started and never finished (the
+ * process died while the request may have been in flight). */
+int store_engine_open_attempt(struct store *st, const char *root_id, int *out);
+int store_engine_close_open_attempts(struct store *st, const char *root_id, const char *outcome,
+				     int64_t now);
+
+struct store_attempt {
+	char *id, *post_id, *outcome, *request, *response, *error;
+	int64_t started_at, finished_at;
+	int http_status;
+};
+/* Every publish attempt of a post group, oldest first. */
+int store_post_attempts(struct store *st, struct arena *a, const char *org_id, const char *group,
+			struct store_attempt **out, size_t *n);
 
 #endif

@@ -1,0 +1,557 @@
+/*
+ * engine: see engine.h for the design.  The transitions themselves are in
+ * store_engine.c; this file decides which one applies.
+ */
+#include "engine.h"
+#include "../core/arena.h"
+#include "../core/config.h"
+#include "../core/crypto.h"
+#include "../core/ids.h"
+#include "../core/log.h"
+#include "../core/timeutil.h"
+#include "../http/client.h"
+#include "../providers/provider.h"
+#include "../store/store.h"
+
+#include <ctype.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TICK_MS 200
+#define CLAIM_BATCH 64
+#define MAX_INFLIGHT 512
+#define HOUSEKEEP_MS 5000
+#define RESPONSE_KEEP 65536
+#define PACE_SLOTS 4096
+
+struct pace {
+	char channel[32];
+	int64_t next;
+};
+
+struct engine {
+	const struct config *cfg;
+	char owner[40];
+	atomic_int stopping;
+	atomic_int inflight;
+	int recovered_once;
+	pthread_mutex_t mu;
+	struct pace pace[PACE_SLOTS];
+};
+
+struct engine_loop {
+	struct engine *e;
+	int index;
+	struct event_base *base;
+	struct store *st;
+	struct hclient *http;
+	struct event *tick;
+	int inflight;
+	int64_t last_housekeep;
+	int first;
+};
+
+struct job {
+	struct engine_loop *l;
+	struct arena *a;      /* the job's lifetime */
+	struct arena *ia;     /* the current item's lifetime */
+	struct store_job j;
+	struct store_post *items;
+	size_t nitems, cur;
+	struct store_channel *ch;
+	const struct provider *pr;
+	json_t *cred;
+	struct pub_ctx ctx;
+	char attempt[32];
+	int refreshed;
+	int64_t lease_until;
+};
+
+static void job_next(struct job *jb);
+
+static void free_json(void *p)
+{
+	json_decref(p);
+}
+
+struct engine *engine_new(const struct config *cfg)
+{
+	struct engine *e = xcalloc(1, sizeof(*e));
+	e->cfg = cfg;
+	char u[ULID_LEN + 1];
+	ulid_new(u);
+	snprintf(e->owner, sizeof(e->owner), "w_%s", u);
+	pthread_mutex_init(&e->mu, NULL);
+	return e;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+void engine_stop(struct engine *e)
+{
+	atomic_store(&e->stopping, 1);
+}
+
+int engine_inflight(struct engine *e)
+{
+	return atomic_load(&e->inflight);
+}
+
+/* ---- pacing: per-account minimum interval, enforced by re-queueing ---- */
+
+static int64_t pace_reserve(struct engine *e, const char *channel, long min_ms, int64_t now)
+{
+	if (min_ms <= 0)
+		return 0;
+	uint32_t h = 2166136261u;
+	for (const char *p = channel; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	pthread_mutex_lock(&e->mu);
+	struct pace *s = &e->pace[h % PACE_SLOTS];
+	int64_t wait = 0;
+	if (!strcmp(s->channel, channel) && s->next > now) {
+		wait = s->next;
+	} else {
+		snprintf(s->channel, sizeof(s->channel), "%s", channel);
+		s->next = now + min_ms;
+	}
+	pthread_mutex_unlock(&e->mu);
+	return wait;
+}
+
+/* ---- finishing ---- */
+
+static void job_free(struct job *jb)
+{
+	jb->l->inflight--;
+	atomic_fetch_sub(&jb->l->e->inflight, 1);
+	json_decref(jb->cred);
+	arena_free(jb->ia);
+	arena_free(jb->a);
+	free(jb);
+}
+
+static void finish(struct job *jb, const char *state, const char *error, int64_t due_at,
+		   int add_attempt)
+{
+	int rc = store_engine_finish(jb->l->st, jb->j.root_id, jb->l->e->owner, state, error,
+				     due_at, add_attempt);
+	if (rc == STORE_CONFLICT)
+		log_msg(LOG_WARN, "engine", "post %s: lease lost before finishing (%s)", jb->j.root_id,
+			state);
+	else if (rc)
+		log_msg(LOG_ERROR, "engine", "post %s: cannot record state %s", jb->j.root_id, state);
+	else
+		log_msg(LOG_DEBUG, "engine", "post %s -> %s", jb->j.root_id, state);
+	job_free(jb);
+}
+
+static int64_t backoff_ms(const struct config *cfg, int attempts, int64_t retry_after)
+{
+	int64_t d = cfg->retry_base_ms;
+	for (int i = 0; i < attempts && d < 3600000; i++)
+		d *= 2;
+	if (d > 3600000)
+		d = 3600000;
+	/* jitter: 50-100% so that a burst of failures does not retry in step */
+	d = d / 2 + (int64_t)(randombytes_uniform(1000) * (uint64_t)(d / 2) / 1000);
+	return retry_after > d ? retry_after : d;
+}
+
+static void retry_later(struct job *jb, const char *why, int64_t retry_after)
+{
+	int attempts = jb->j.attempts + 1;
+	if (attempts >= jb->l->e->cfg->retry_max) {
+		finish(jb, PS_FAILED,
+		       arena_printf(jb->a, "gave up after %d attempts; last error: %s", attempts, why),
+		       now_ms(), 1);
+		return;
+	}
+	finish(jb, PS_QUEUED, arena_printf(jb->a, "attempt %d failed, will retry: %s", attempts, why),
+	       now_ms() + backoff_ms(jb->l->e->cfg, jb->j.attempts, retry_after), 1);
+}
+
+static void attempt_end(struct job *jb, const char *outcome, const struct hresp *r,
+			const char *error)
+{
+	if (!jb->attempt[0])
+		return;
+	char *resp = NULL;
+	if (r && r->body_len) {
+		size_t n = r->body_len > RESPONSE_KEEP ? RESPONSE_KEEP : r->body_len;
+		resp = arena_strndup(jb->ia, r->body, n);
+	}
+	if (store_engine_attempt_end(jb->l->st, jb->attempt, now_ms(), outcome, r ? r->status : 0,
+				     resp, error))
+		log_msg(LOG_ERROR, "engine", "cannot record attempt %s", jb->attempt);
+	jb->attempt[0] = 0;
+}
+
+static void thread_done(struct job *jb)
+{
+	int64_t now = now_ms();
+	if (jb->j.interval_days > 0) {
+		int64_t step = (int64_t)jb->j.interval_days * 86400000;
+		int64_t next = jb->j.publish_at + step;
+		while (next <= now)
+			next += step;
+		if (store_engine_repeat(jb->l->st, jb->j.root_id, jb->l->e->owner, next))
+			log_msg(LOG_ERROR, "engine", "post %s: cannot schedule the next repeat",
+				jb->j.root_id);
+		job_free(jb);
+		return;
+	}
+	finish(jb, PS_PUBLISHED, NULL, now, 0);
+}
+
+/* ---- one item ---- */
+
+static void send_step(struct job *jb);
+
+static void on_answer(void *arg, const struct hresp *r)
+{
+	struct job *jb = arg;
+	struct pub_ctx *c = &jb->ctx;
+	if (r->curl_code) {
+		const char *why = arena_printf(jb->a, "%s (%s)", r->error ? r->error : "transport error",
+					       c->req.log_url ? c->req.log_url : c->req.url);
+		if (!r->sent) {
+			attempt_end(jb, "transport", r, why);
+			retry_later(jb, why, 0);
+		} else if (jb->pr->flags & PROV_IDEMPOTENT) {
+			attempt_end(jb, "transport", r, why);
+			retry_later(jb, why, 0);
+		} else {
+			attempt_end(jb, "unknown", r, why);
+			finish(jb, PS_UNCONFIRMED,
+			       arena_printf(jb->a,
+					    "the request may have reached %s but no answer came (%s); "
+					    "check the platform, then retry or resolve",
+					    jb->pr->name, why),
+			       now_ms(), 1);
+		}
+		return;
+	}
+	c->step++;
+	enum pub_status st = jb->pr->publish(c, r);
+	switch (st) {
+	case PUB_SEND:
+		send_step(jb);
+		return;
+	case PUB_OK: {
+		attempt_end(jb, "ok", r, NULL);
+		struct store_post *it = &jb->items[jb->cur];
+		if (store_engine_item_published(jb->l->st, it->id, c->release_id, c->release_url,
+						now_ms())) {
+			/* the platform has it but we could not record it: do not retry */
+			finish(jb, PS_UNCONFIRMED,
+			       "published, but herald could not record the platform's answer", now_ms(), 0);
+			return;
+		}
+		it->release_id = arena_strdup(jb->a, c->release_id);
+		it->published_at = now_ms();
+		jb->cur++;
+		job_next(jb);
+		return;
+	}
+	case PUB_RETRY:
+		attempt_end(jb, "retry", r, c->error);
+		retry_later(jb, c->error ? c->error : "temporary failure", c->retry_after_ms);
+		return;
+	case PUB_AUTH_EXPIRED:
+		if (jb->pr->refresh && !jb->refreshed) {
+			const char *err = NULL;
+			jb->refreshed = 1;
+			if (jb->pr->refresh(jb->a, jb->cred, &err) == 0) {
+				attempt_end(jb, "auth_refreshed", r, c->error);
+				job_next(jb);
+				return;
+			}
+		}
+		attempt_end(jb, "auth", r, c->error);
+		finish(jb, PS_FAILED,
+		       arena_printf(jb->a, "platform_auth_failed: %s",
+				    c->error ? c->error : "the platform refused the credentials"),
+		       now_ms(), 1);
+		return;
+	case PUB_UNKNOWN:
+		attempt_end(jb, "unknown", r, c->error);
+		finish(jb, PS_UNCONFIRMED, c->error ? c->error : "outcome unknown", now_ms(), 1);
+		return;
+	case PUB_FAILED:
+	default:
+		attempt_end(jb, "failed", r, c->error);
+		finish(jb, PS_FAILED, c->error ? c->error : "the platform refused the post", now_ms(), 1);
+		return;
+	}
+}
+
+static void send_step(struct job *jb)
+{
+	struct pub_ctx *c = &jb->ctx;
+	struct hreq hr = {
+		.method = c->req.method,
+		.url = c->req.url,
+		.headers = c->req.headers,
+		.body = c->req.body,
+		.body_len = c->req.body_len,
+		.timeout_ms = c->req.timeout_ms,
+	};
+	if (!jb->attempt[0]) {
+		const char *summary = arena_printf(jb->ia, "%s %s", c->req.method,
+						   c->req.log_url ? c->req.log_url : c->req.url);
+		if (store_engine_attempt_begin(jb->l->st, jb->items[jb->cur].id, now_ms(), summary,
+					       jb->attempt)) {
+			/* nothing was sent: safe to try again */
+			retry_later(jb, "cannot record the attempt", 0);
+			return;
+		}
+	}
+	if (hclient_send(jb->l->http, &hr, on_answer, jb)) {
+		attempt_end(jb, "transport", NULL, "cannot start the request");
+		retry_later(jb, "cannot start the request", 0);
+	}
+}
+
+static void job_next(struct job *jb)
+{
+	struct engine *e = jb->l->e;
+	int64_t now = now_ms();
+	while (jb->cur < jb->nitems && jb->items[jb->cur].published_at)
+		jb->cur++;
+	if (jb->cur >= jb->nitems) {
+		thread_done(jb);
+		return;
+	}
+	if (atomic_load(&e->stopping)) {
+		/* between items: hand the rest back instead of starting a request */
+		finish(jb, PS_QUEUED, NULL, now, 0);
+		return;
+	}
+	struct store_post *it = &jb->items[jb->cur];
+	if (jb->cur > 0 && it->delay_min > 0) {
+		int64_t at = jb->items[jb->cur - 1].published_at + (int64_t)it->delay_min * 60000;
+		if (at > now) {
+			finish(jb, PS_QUEUED, NULL, at, 0);
+			return;
+		}
+	}
+	int64_t wait = pace_reserve(e, jb->ch->id, jb->pr->min_interval_ms, now);
+	if (wait) {
+		finish(jb, PS_QUEUED, NULL, wait, 0);
+		return;
+	}
+	/* keep the lease comfortably ahead of a long thread */
+	int64_t lease_ms = e->cfg->lease_seconds * 1000;
+	if (jb->lease_until - now < lease_ms / 2) {
+		jb->lease_until = now + lease_ms;
+		if (store_engine_renew(jb->l->st, jb->j.root_id, e->owner, jb->lease_until)) {
+			log_msg(LOG_WARN, "engine", "post %s: lease lost", jb->j.root_id);
+			job_free(jb);
+			return;
+		}
+	}
+	arena_free(jb->ia);
+	jb->ia = arena_new();
+	struct pub_ctx *c = &jb->ctx;
+	memset(c, 0, sizeof(*c));
+	c->a = jb->ia;
+	c->credentials = jb->cred;
+	c->base_url = NULL;
+	char env[96];
+	snprintf(env, sizeof(env), "HERALD_%s_BASE_URL", jb->pr->identifier);
+	for (char *p = env; *p; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	c->base_url = getenv(env);
+	c->item_id = it->id;
+	c->root_id = jb->items[0].id;
+	c->group = it->grp;
+	c->position = it->position;
+	c->content = it->content;
+	c->media = json_loads(it->media, 0, NULL);
+	if (!json_is_array(c->media)) {
+		json_decref(c->media);
+		c->media = json_array();
+	}
+	c->settings = json_loads(it->settings, 0, NULL);
+	if (!json_is_object(c->settings)) {
+		json_decref(c->settings);
+		c->settings = json_object();
+	}
+	/* freed with the item arena */
+	arena_defer(jb->ia, free_json, c->media);
+	arena_defer(jb->ia, free_json, c->settings);
+	c->publish_at = it->publish_at;
+	c->channel_id = jb->ch->id;
+	c->channel_name = jb->ch->name;
+	if (jb->cur > 0) {
+		c->parent_release_id = jb->items[jb->cur - 1].release_id;
+		c->root_release_id = jb->items[0].release_id;
+	}
+	enum pub_status st = jb->pr->publish(c, NULL);
+	if (st == PUB_SEND) {
+		send_step(jb);
+		return;
+	}
+	finish(jb, PS_FAILED, c->error ? c->error : "the provider could not prepare the post", now, 1);
+}
+
+static void job_start(struct engine_loop *l, const struct store_job *sj)
+{
+	struct job *jb = xcalloc(1, sizeof(*jb));
+	jb->l = l;
+	jb->a = arena_new();
+	jb->j = *sj;
+	jb->j.root_id = arena_strdup(jb->a, sj->root_id);
+	jb->j.org_id = arena_strdup(jb->a, sj->org_id);
+	jb->j.channel_id = arena_strdup(jb->a, sj->channel_id);
+	jb->lease_until = now_ms() + l->e->cfg->lease_seconds * 1000;
+	l->inflight++;
+	atomic_fetch_add(&l->e->inflight, 1);
+
+	int rc = store_engine_thread(l->st, jb->a, jb->j.root_id, &jb->items, &jb->nitems);
+	if (rc) {
+		finish(jb, PS_FAILED, "the post's content could not be read", now_ms(), 1);
+		return;
+	}
+	if (store_channel_get(l->st, jb->a, jb->j.org_id, jb->j.channel_id, &jb->ch)) {
+		finish(jb, PS_FAILED, "the channel was removed", now_ms(), 0);
+		return;
+	}
+	jb->pr = provider_find(jb->ch->provider);
+	if (!jb->pr || !jb->pr->publish) {
+		finish(jb, PS_FAILED,
+		       arena_printf(jb->a, "publishing to %s is not implemented in this herald yet",
+				    jb->ch->provider),
+		       now_ms(), 0);
+		return;
+	}
+	char *plain = secret_open(jb->ch->credentials);
+	jb->cred = plain ? json_loads(plain, 0, NULL) : NULL;
+	if (plain) {
+		sodium_memzero(plain, strlen(plain));
+		free(plain);
+	}
+	if (!json_is_object(jb->cred)) {
+		finish(jb, PS_FAILED,
+		       "the channel's credentials cannot be decrypted (was HERALD_SECRET_KEY changed?)",
+		       now_ms(), 0);
+		return;
+	}
+	job_next(jb);
+}
+
+/* ---- housekeeping (loop 0) ---- */
+
+static void housekeep(struct engine_loop *l, int64_t now)
+{
+	struct engine *e = l->e;
+	struct arena *a = arena_new();
+	struct store_job *v;
+	size_t n;
+	/* SQLite serves one process: at start every lease is a dead one */
+	const char *not_ours = !e->recovered_once && !e->cfg->database_url[0] ? e->owner : NULL;
+	if (store_engine_expired(l->st, a, now, not_ours, &v, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			const struct provider *pr = provider_find(v[i].provider);
+			int open = 0;
+			store_engine_open_attempt(l->st, v[i].root_id, &open);
+			int safe = !open || (pr && (pr->flags & PROV_IDEMPOTENT));
+			store_engine_close_open_attempts(l->st, v[i].root_id, safe ? "interrupted" : "unknown",
+							 now);
+			int rc = store_engine_recover(
+				l->st, v[i].root_id, v[i].lease_until, safe ? PS_QUEUED : PS_UNCONFIRMED,
+				safe ? NULL
+				     : "herald stopped while the post was being sent; the platform may or may "
+				       "not have it: check it, then retry or resolve",
+				now);
+			if (rc == 0)
+				log_msg(LOG_INFO, "engine", "recovered post %s -> %s", v[i].root_id,
+					safe ? PS_QUEUED : PS_UNCONFIRMED);
+		}
+	}
+	e->recovered_once = 1;
+	int swept = 0;
+	if (store_engine_sweep_overdue(l->st, now, e->cfg->overdue_horizon * 1000, &swept) == 0 &&
+	    swept)
+		log_msg(LOG_WARN, "engine", "%d overdue posts failed (older than the horizon)", swept);
+	arena_free(a);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct engine_loop *l = arg;
+	struct engine *e = l->e;
+	int64_t now = now_ms();
+	struct timeval tv = {0, TICK_MS * 1000};
+	if (atomic_load(&e->stopping))
+		return;
+	if (l->index == 0 && (l->first || now - l->last_housekeep >= HOUSEKEEP_MS)) {
+		housekeep(l, now);
+		l->last_housekeep = now;
+		l->first = 0;
+	}
+	int room = MAX_INFLIGHT - l->inflight;
+	if (room > CLAIM_BATCH)
+		room = CLAIM_BATCH;
+	if (room > 0) {
+		struct arena *a = arena_new();
+		struct store_job *v;
+		size_t n = 0;
+		if (store_engine_claim(l->st, a, e->owner, now, e->cfg->lease_seconds * 1000, room, &v,
+				       &n) == 0) {
+			for (size_t i = 0; i < n; i++)
+				job_start(l, &v[i]);
+			if ((int)n == room)
+				tv.tv_usec = 0; /* more may be due: come back at once */
+		}
+		arena_free(a);
+	}
+	evtimer_add(l->tick, &tv);
+}
+
+struct engine_loop *engine_loop_new(struct engine *e, int index, struct event_base *base,
+				    struct store *st)
+{
+	struct engine_loop *l = xcalloc(1, sizeof(*l));
+	l->e = e;
+	l->index = index;
+	l->base = base;
+	l->st = st;
+	l->first = 1;
+	l->http = hclient_new(base);
+	l->tick = evtimer_new(base, on_tick, l);
+	/* spread the loops' ticks so that they do not claim in lockstep */
+	struct timeval tv = {0, (index * 37 % TICK_MS) * 1000};
+	evtimer_add(l->tick, &tv);
+	return l;
+}
+
+void engine_loop_free(struct engine_loop *l)
+{
+	if (!l)
+		return;
+	event_free(l->tick);
+	/* transfers still running are abandoned: their posts keep the lease and
+	 * are recovered (queued or unconfirmed) at the next start */
+	hclient_free(l->http);
+	free(l);
+}
+
+struct store *engine_loop_store(struct engine_loop *l)
+{
+	return l->st;
+}
