@@ -41,8 +41,10 @@ build/asan/test_%: tests/unit/test_%.c $(LIBSRC) $(HDR) Makefile
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $< $(LIBSRC) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+# unit tests run against SQLite and, through a throwaway local cluster,
+# PostgreSQL (tests/pg.sh sets HERALD_TEST_PG_URL)
 unit: $(UNIT)
-	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
+	tests/pg.sh run sh -c 'set -e; for t in $(UNIT); do echo "== $$t"; $$t; done'
 
 integration: build/asan/herald
 	HERALD_BIN=build/asan/herald python3 tests/integration/run.py

@@ -52,6 +52,7 @@ static int sq_open(const char *url, const char *data_dir, struct db **out, char 
 		return -1;
 	}
 	sqlite3_busy_timeout(d->h, 10000);
+	sqlite3_extended_result_codes(d->h, 1);
 	char *e = NULL;
 	rc = sqlite3_exec(d->h,
 			  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "

@@ -68,19 +68,21 @@ int store_ping(struct store *st)
 
 int store_migrate(struct store *st, char *err, size_t errlen)
 {
-	if (DRV(st)->exec(st->db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-				  " version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")) {
-		snprintf(err, errlen, "cannot create schema_migrations: %s", DRV(st)->errmsg(st->db));
-		return -1;
-	}
 	if (begin(st)) {
 		snprintf(err, errlen, "cannot begin migration: %s", DRV(st)->errmsg(st->db));
 		return -1;
 	}
+	/* PostgreSQL: one migrator at a time, taken before anything is read */
 	if (DRV(st)->dialect == DB_PG &&
 	    DRV(st)->exec(st->db, "SELECT pg_advisory_xact_lock(7243001)")) {
 		rollback(st);
 		snprintf(err, errlen, "cannot lock for migration");
+		return -1;
+	}
+	if (DRV(st)->exec(st->db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+				  " version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")) {
+		snprintf(err, errlen, "cannot create schema_migrations: %s", DRV(st)->errmsg(st->db));
+		rollback(st);
 		return -1;
 	}
 	int64_t have = 0;
@@ -300,7 +302,7 @@ int store_channel_list(struct store *st, struct arena *a, const char *org_id,
 {
 	struct db_stmt *s = prep(st, "SELECT " CHANNEL_COLS CHANNEL_FROM
 				     " WHERE c.org_id = $1 AND c.deleted_at IS NULL"
-				     " AND ($2 IS NULL OR c.customer_id = $2) ORDER BY c.created_at, c.id");
+				     " AND (CAST($2 AS TEXT) IS NULL OR c.customer_id = $2) ORDER BY c.created_at, c.id");
 	if (!s)
 		return -1;
 	bt(st, s, 1, org_id);
@@ -624,7 +626,11 @@ int store_post_write(struct store *st, struct arena *a, const struct store_post_
 		char *id = NULL;
 		int exists = 0;
 		if (it->id) {
-			struct db_stmt *s = prep(st, "SELECT org_id, state, channel_id FROM posts WHERE id = $1");
+			/* PostgreSQL: lock the row so the engine cannot claim it between
+			 * this check and the write (SQLite's BEGIN IMMEDIATE already does) */
+			struct db_stmt *s = prep(st, DRV(st)->dialect == DB_PG
+				? "SELECT org_id, state, channel_id FROM posts WHERE id = $1 FOR UPDATE"
+				: "SELECT org_id, state, channel_id FROM posts WHERE id = $1");
 			if (!s)
 				goto out;
 			bt(st, s, 1, it->id);
@@ -761,7 +767,7 @@ int store_post_list(struct store *st, struct arena *a, const struct store_post_f
 				     " WHERE p.org_id = $1 AND p.parent_id IS NULL AND p.deleted_at IS NULL"
 				     " AND c.deleted_at IS NULL"
 				     " AND ((p.publish_at >= $2 AND p.publish_at <= $3) OR p.interval_days IS NOT NULL)"
-				     " AND ($4 IS NULL OR c.customer_id = $4)"
+				     " AND (CAST($4 AS TEXT) IS NULL OR c.customer_id = $4)"
 				     " ORDER BY p.publish_at, p.id LIMIT 10000");
 	if (!s)
 		return -1;
@@ -835,8 +841,12 @@ int store_post_delete_group(struct store *st, const char *org_id, const char *gr
 	*out_inflight = 0;
 	if (begin(st))
 		return -1;
-	struct db_stmt *s = prep(st, "SELECT COUNT(*) FROM posts WHERE org_id = $1 AND grp = $2"
-				     " AND deleted_at IS NULL AND state = 'publishing'");
+	/* PostgreSQL: lock the group's rows first (see store_post_write) */
+	struct db_stmt *s = prep(st, DRV(st)->dialect == DB_PG
+		? "SELECT COUNT(*) FROM (SELECT state FROM posts WHERE org_id = $1 AND grp = $2"
+		  " AND deleted_at IS NULL FOR UPDATE) x WHERE state = 'publishing'"
+		: "SELECT COUNT(*) FROM posts WHERE org_id = $1 AND grp = $2"
+		  " AND deleted_at IS NULL AND state = 'publishing'");
 	if (s) {
 		bt(st, s, 1, org_id);
 		bt(st, s, 2, group);

@@ -119,7 +119,7 @@ int store_org_ensure(struct store *st, struct arena *a, const char *name, char *
 int store_key_create(struct store *st, struct arena *a, const char *org_id, const char *hash,
 		     const char *hint, char **out_id);
 int store_key_list(struct store *st, struct arena *a, struct store_key **out, size_t *n);
-int store_key_revoke(struct store *st, const char *id_or_hint);
+int store_key_revoke(struct store *st, const char *id);
 int store_key_lookup(struct store *st, struct arena *a, const char *hash, char **out_org_id,
 		     char **out_key_id);
 
@@ -154,9 +154,10 @@ int store_post_list(struct store *st, struct arena *a, const struct store_post_f
 /* Any row of a thread by id; *out is the whole thread, root first. */
 int store_post_thread(struct store *st, struct arena *a, const char *org_id, const char *id,
 		      struct store_post **out, size_t *n);
-/* Soft-delete the group and cancel what has not been published.  *out_n is
- * the number of rows deleted; *out_inflight is set when a row was in
- * `publishing` (its outcome is up to the engine, which re-checks). */
+/* Soft-delete the group and cancel what has not been published; *out_n is
+ * the number of rows deleted.  When a row is in `publishing` nothing is
+ * deleted, *out_inflight is set and STORE_CONFLICT returned: a delete that
+ * answers success must mean the post will never be published. */
 int store_post_delete_group(struct store *st, const char *org_id, const char *group,
 			    int *out_n, int *out_inflight);
 /* draft <-> queued on the root's group; STORE_CONFLICT from other states. */

@@ -269,7 +269,7 @@ int store_engine_expired(struct store *st, struct arena *a, int64_t now,
 				     " p.publish_at, p.lease_until, c.provider"
 				     " FROM posts p JOIN channels c ON c.id = p.channel_id"
 				     " WHERE p.state = 'publishing' AND p.parent_id IS NULL"
-				     " AND (p.lease_until < $1 OR ($2 IS NOT NULL AND p.lease_owner <> $2))"
+				     " AND (p.lease_until < $1 OR (CAST($2 AS TEXT) IS NOT NULL AND p.lease_owner <> $2))"
 				     " ORDER BY p.lease_until LIMIT 1000");
 	if (!s)
 		return -1;
