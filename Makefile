@@ -1,8 +1,10 @@
 # herald: top-level build.
 #
+#   make run        install packages, build, run herald serve on ./data
+#   make check      install packages, build, run every test (what CI runs)
 #   make            build/herald (optimised)
 #   make test       unit + integration tests on an ASan/UBSan build
-#   make deps       install the Debian packages (as root)
+#   make deps       install the Debian packages (as root; skips what is there)
 #   make fuzz       build the libFuzzer targets (clang)
 #   make bench      run the benchmarks in bench/
 
@@ -20,10 +22,7 @@ HDR     := $(wildcard src/*/*.h)
 
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
-  libsodium-dev libcurl4-openssl-dev libpq-dev libcmocka-dev postgresql python3 curl
-
-.PHONY: all test unit integration deps clean fuzz bench
+.PHONY: all run check test unit integration deps clean fuzz bench
 
 all: build/herald
 
@@ -52,8 +51,14 @@ integration: build/asan/herald
 test: build/herald unit integration
 
 deps:
-	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_PKGS)
+	@scripts/deps.sh
+
+run: deps
+	$(MAKE) build/herald
+	build/herald serve
+
+check: deps
+	$(MAKE) test
 
 clean:
 	rm -rf build

@@ -206,6 +206,31 @@ static int load_thread(struct call *c, struct store_post **v, size_t *n)
 	return 0;
 }
 
+/* Every publish attempt with the platform's raw answer (SPEC 4, 7). */
+static json_t *attempts_json(struct call *c, const struct store_post *root)
+{
+	struct store_attempt *v;
+	size_t n;
+	json_t *arr = json_array();
+	if (store_post_attempts(c->st, c->a, c->org_id, root->grp, &v, &n))
+		return arr;
+	for (size_t i = 0; i < n; i++) {
+		char s1[32], s2[32];
+		iso_format(v[i].started_at, s1);
+		if (v[i].finished_at)
+			iso_format(v[i].finished_at, s2);
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id", v[i].id, "postId",
+				      v[i].post_id, "outcome", v[i].outcome, "startedAt", s1,
+				      "finishedAt", v[i].finished_at ? json_string(s2) : json_null(),
+				      "request", nullable(v[i].request), "httpStatus",
+				      v[i].http_status ? json_integer(v[i].http_status) : json_null(),
+				      "error", nullable(v[i].error));
+		json_object_set_new(o, "platformResponse", nullable(v[i].response));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
 void h_post_get(void *p)
 {
 	struct call *c = p;
@@ -213,7 +238,9 @@ void h_post_get(void *p)
 	size_t n;
 	if (load_thread(c, &v, &n))
 		return;
-	api_reply(c, 200, post_full(v, n));
+	json_t *o = post_full(v, n);
+	json_object_set_new(o, "attempts", attempts_json(c, &v[0]));
+	api_reply(c, 200, o);
 }
 
 static void reply_deleted(struct call *c, const char *group, int n, int inflight)
