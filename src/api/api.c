@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -229,6 +230,16 @@ static int authenticate(struct call *c)
 	}
 	char hash[KEY_HASH_LEN + 1];
 	api_key_hash(h, hash);
+	struct api_loop *loop = c->r->loop_ctx;
+	struct auth_slot *slot = &loop->auth[strtoul((char[5]){hash[0], hash[1], hash[2], hash[3], 0},
+						     NULL, 16) % AUTH_CACHE_SLOTS];
+	int64_t now = now_ms();
+	if (slot->until > now && !strcmp(slot->hash, hash)) {
+		c->org_id = arena_strdup(c->a, slot->org_id);
+		c->key_id = arena_strdup(c->a, slot->key_id);
+		c->r->org_id = c->org_id;
+		return 0;
+	}
 	char *org = NULL, *key = NULL;
 	int rc = store_key_lookup(c->st, c->a, hash, &org, &key);
 	if (rc == STORE_NOTFOUND) {
@@ -242,6 +253,12 @@ static int authenticate(struct call *c)
 	c->org_id = org;
 	c->key_id = key;
 	c->r->org_id = org;
+	if (strlen(org) < sizeof(slot->org_id) && strlen(key) < sizeof(slot->key_id)) {
+		memcpy(slot->hash, hash, sizeof(slot->hash));
+		strcpy(slot->org_id, org);
+		strcpy(slot->key_id, key);
+		slot->until = now + AUTH_CACHE_MS;
+	}
 	return 0;
 }
 

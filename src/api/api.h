@@ -32,9 +32,21 @@ struct app {
 	int64_t started_ms;
 };
 
+/* A loop's memory of recently verified keys: a key revoked elsewhere stops
+ * working within AUTH_CACHE_MS, and a hot key costs no database read. */
+#define AUTH_CACHE_SLOTS 64
+#define AUTH_CACHE_MS 2000
+
+struct auth_slot {
+	char hash[65];
+	char org_id[32], key_id[32];
+	int64_t until;
+};
+
 struct api_loop {
 	struct app *app;
 	struct store *st;
+	struct auth_slot auth[AUTH_CACHE_SLOTS];
 };
 
 struct call {

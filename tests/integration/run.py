@@ -43,14 +43,20 @@ def main(argv):
         suite = discovered
     runner = unittest.TextTestRunner(verbosity=2, stream=sys.stdout)
     result = runner.run(suite)
+    # a test with failing subtests appears once per subtest: count tests.
     # errors in setUpClass/tearDownClass (e.g. a sanitizer report at stop)
-    # are not tests of their own: they count as failures but not as runs
-    holders = [e for e in result.errors if isinstance(e[0], unittest.suite._ErrorHolder)]
-    test_errors = len(result.errors) - len(holders)
-    skipped = len(result.skipped)
-    passed = result.testsRun - len(result.failures) - test_errors \
-        - len(result.unexpectedSuccesses) - skipped
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    # are not tests of their own: each counts as one failure, not as a run.
+    bad_tests, holders = set(), 0
+    for t, _ in result.failures + result.errors:
+        if isinstance(t, unittest.suite._ErrorHolder):
+            holders += 1
+        else:
+            bad_tests.add(getattr(t, "test_case", t).id())
+    for t in result.unexpectedSuccesses:
+        bad_tests.add(t.id())
+    skipped = len({t.id() for t, _ in result.skipped})
+    passed = result.testsRun - len(bad_tests) - skipped
+    failed = len(bad_tests) + holders
     line = "%d passed, %d failed" % (passed, failed)
     if skipped:
         line += ", %d skipped" % skipped
