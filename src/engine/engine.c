@@ -219,6 +219,21 @@ static void thread_done(struct job *jb)
 
 static void send_step(struct job *jb);
 
+/* A provider refreshed its tokens: keep them for the next post. */
+static void save_credentials(struct job *jb)
+{
+	char *plain = json_dumps(jb->cred, JSON_COMPACT | JSON_SORT_KEYS);
+	char *sealed = plain ? secret_seal(plain) : NULL;
+	if (plain) {
+		sodium_memzero(plain, strlen(plain));
+		free(plain);
+	}
+	if (!sealed || store_channel_set_credentials(jb->l->st, jb->ch->id, sealed))
+		log_msg(LOG_ERROR, "engine", "channel %s: cannot store refreshed credentials",
+			jb->ch->id);
+	free(sealed);
+}
+
 static void on_answer(void *arg, const struct hresp *r)
 {
 	struct job *jb = arg;
@@ -244,7 +259,12 @@ static void on_answer(void *arg, const struct hresp *r)
 		return;
 	}
 	c->step++;
+	memset(&c->req, 0, sizeof(c->req));
 	enum pub_status st = jb->pr->publish(c, r);
+	if (c->credentials_changed) {
+		save_credentials(jb);
+		c->credentials_changed = 0;
+	}
 	switch (st) {
 	case PUB_SEND:
 		send_step(jb);
@@ -274,6 +294,7 @@ static void on_answer(void *arg, const struct hresp *r)
 			const char *err = NULL;
 			jb->refreshed = 1;
 			if (jb->pr->refresh(jb->a, jb->cred, &err) == 0) {
+				save_credentials(jb);
 				attempt_end(jb, "auth_refreshed", r, c->error);
 				job_next(jb);
 				return;
@@ -307,6 +328,7 @@ static void send_step(struct job *jb)
 		.body = c->req.body,
 		.body_len = c->req.body_len,
 		.timeout_ms = c->req.timeout_ms,
+		.max_response = c->req.max_response,
 	};
 	if (!jb->attempt[0]) {
 		const char *summary = arena_printf(jb->ia, "%s %s", c->req.method,
@@ -400,6 +422,10 @@ static void job_next(struct job *jb)
 		c->root_release_id = jb->items[0].release_id;
 	}
 	enum pub_status st = jb->pr->publish(c, NULL);
+	if (c->credentials_changed) {
+		save_credentials(jb);
+		c->credentials_changed = 0;
+	}
 	if (st == PUB_SEND) {
 		send_step(jb);
 		return;

@@ -36,6 +36,7 @@ struct pub_req {
 	const char *body;
 	size_t body_len;
 	long timeout_ms;
+	size_t max_response;  /* 0: 1 MiB; raise it to fetch media bytes */
 	const char *log_url;  /* url with secrets removed, for attempt records */
 };
 
@@ -54,6 +55,8 @@ struct pub_ctx {
 	const char *channel_id, *channel_name;
 	const char *parent_release_id, *root_release_id; /* NULL for the root */
 	int step;              /* 0 on the first call; the provider's own counter */
+	int credentials_changed; /* set after updating credentials (tokens): the
+				  * engine re-seals and stores them */
 	void *state;           /* provider's own, in the arena */
 	/* out */
 	struct pub_req req;

@@ -380,6 +380,19 @@ fail:
 	return -1;
 }
 
+int store_channel_set_credentials(struct store *st, const char *id, const char *sealed)
+{
+	struct db_stmt *s = prep(st, "UPDATE channels SET credentials = $2 WHERE id = $1");
+	if (!s)
+		return -1;
+	bt(st, s, 1, id);
+	bt(st, s, 2, sealed);
+	int n = 0;
+	if (run(st, s, &n))
+		return -1;
+	return n ? 0 : STORE_NOTFOUND;
+}
+
 int store_channel_set_times(struct store *st, const char *org_id, const char *id,
 			    const char *times)
 {

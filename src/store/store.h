@@ -132,6 +132,9 @@ int store_channel_get(struct store *st, struct arena *a, const char *org_id, con
 		      struct store_channel **out);
 /* Soft-delete the channel and cancel its unpublished posts. */
 int store_channel_delete(struct store *st, const char *org_id, const char *id);
+/* Replace the sealed credentials (refreshed tokens); no org filter: the
+ * engine calls it for a channel it has already loaded. */
+int store_channel_set_credentials(struct store *st, const char *id, const char *sealed);
 int store_channel_set_times(struct store *st, const char *org_id, const char *id,
 			    const char *posting_times);
 

@@ -13,6 +13,7 @@ In-process use (tests):
     url = rx.url("/hook-a")                       # give this to a webhook channel
     rx.script("/hook-a", status(503), ok())        # first 503, then 200 for ever
     rx.script(None, slow(3))                       # global default: hold 3 s, then 200
+    rx.secrets["/hook-b"] = "whsec_..."            # per-path secret (else `secret`)
     req = rx.wait_one(lambda r: r.path == "/hook-a", timeout=5)
     rx.deliveries("/hook-a"); rx.counts["msg_..."]; req.sig_ok; req.json
     rx.stop()
@@ -278,7 +279,8 @@ class FakeReceiver:
 
     def __init__(self, secret=None, host="127.0.0.1", port=0, log_path=None, full_log=False,
                  control=True, keep=True):
-        self.secret = secret
+        self.secret = secret                  # default signing secret
+        self.secrets = {}                     # path -> secret (wins over the default)
         self.host = host
         self.port = port
         self.log_path = log_path
@@ -355,7 +357,8 @@ class FakeReceiver:
     # ---- records ----
 
     def _record(self, t, method, path, headers, body):
-        sig_ok = verify_signature(self.secret, headers, body) if self.secret else None
+        secret = self.secrets.get(path, self.secret)
+        sig_ok = verify_signature(secret, headers, body) if secret else None
         with self._mu:
             self.total += 1
             req = Request(self.total, t, method, path, headers, body, sig_ok)
