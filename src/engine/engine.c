@@ -218,6 +218,7 @@ static void thread_done(struct job *jb)
 /* ---- one item ---- */
 
 static void send_step(struct job *jb);
+static void handle(struct job *jb, enum pub_status st, const struct hresp *r);
 
 /* A provider refreshed its tokens: keep them for the next post. */
 static void save_credentials(struct job *jb)
@@ -260,7 +261,14 @@ static void on_answer(void *arg, const struct hresp *r)
 	}
 	c->step++;
 	memset(&c->req, 0, sizeof(c->req));
-	enum pub_status st = jb->pr->publish(c, r);
+	handle(jb, jb->pr->publish(c, r), r);
+}
+
+/* Act on what the provider said, after the first call (r == NULL) or after
+ * an answer. */
+static void handle(struct job *jb, enum pub_status st, const struct hresp *r)
+{
+	struct pub_ctx *c = &jb->ctx;
 	if (c->credentials_changed) {
 		save_credentials(jb);
 		c->credentials_changed = 0;
@@ -340,7 +348,11 @@ static void send_step(struct job *jb)
 			return;
 		}
 	}
-	if (hclient_send(jb->l->http, &hr, on_answer, jb)) {
+	/* a provider with its own transport (Nostr's WebSockets) answers on
+	 * this loop through the same callback */
+	int rc = jb->pr->send ? jb->pr->send(c, jb->l->base, on_answer, jb)
+			      : hclient_send(jb->l->http, &hr, on_answer, jb);
+	if (rc) {
 		attempt_end(jb, "transport", NULL, "cannot start the request");
 		retry_later(jb, "cannot start the request", 0);
 	}
@@ -421,16 +433,7 @@ static void job_next(struct job *jb)
 		c->parent_release_id = jb->items[jb->cur - 1].release_id;
 		c->root_release_id = jb->items[0].release_id;
 	}
-	enum pub_status st = jb->pr->publish(c, NULL);
-	if (c->credentials_changed) {
-		save_credentials(jb);
-		c->credentials_changed = 0;
-	}
-	if (st == PUB_SEND) {
-		send_step(jb);
-		return;
-	}
-	finish(jb, PS_FAILED, c->error ? c->error : "the provider could not prepare the post", now, 1);
+	handle(jb, jb->pr->publish(c, NULL), NULL);
 }
 
 static void job_start(struct engine_loop *l, const struct store_job *sj)

@@ -17,6 +17,7 @@
 
 struct arena;
 struct hresp;
+struct event_base;
 
 /* What a provider's publish step asks the engine to do next. */
 enum pub_status {
@@ -100,6 +101,13 @@ struct provider {
 	enum pub_status (*publish)(struct pub_ctx *c, const struct hresp *prev);
 	/* Refresh expired credentials in place; NULL when not applicable. */
 	int (*refresh)(struct arena *a, json_t *credentials, const char **err);
+	/* Own transport for PUB_SEND instead of HTTP (NULL: HTTP through the
+	 * loop's curl multi).  Must call done(arg, resp) exactly once, on the
+	 * thread running `base` (event_base_once is safe from other threads),
+	 * with resp->curl_code != 0 for transport failures and resp->sent set
+	 * when the request may have left.  0 when started. */
+	int (*send)(struct pub_ctx *c, struct event_base *base,
+		    void (*done)(void *arg, const struct hresp *r), void *arg);
 	/* Least time between two publishes on one account (queueing, not
 	 * failing, keeps a post under the platform's limit). */
 	long min_interval_ms;

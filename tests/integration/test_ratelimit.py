@@ -92,5 +92,34 @@ class PostizRateLimitTest(HeraldTestCase):
         self.assertEqual(st, 201, b)
 
 
+class PerKeyRateLimitTest(HeraldTestCase):
+    """HERALD_RATE_LIMIT: requests per minute per API key, on every authenticated route."""
+    server_env = {"HERALD_RATE_LIMIT": "5"}
+
+    def test_per_key_limit(self):
+        org = unique("pk")
+        key = self.srv.key(org)
+        for i in range(5):
+            st, h, b = self.srv.request("GET", "/public/v1/is-connected", key=key)
+            self.assertEqual(st, 200, b)
+            self.assertEqual(h.get("ratelimit-limit"), "5")
+            self.assertEqual(h.get("ratelimit-remaining"), str(4 - i))
+            self.assertTrue(1 <= int(h["ratelimit-reset"]) <= 60)
+        for path in ("/public/v1/is-connected", "/public/v1/integrations"):
+            st, h, b = self.srv.request("GET", path, key=key)
+            self.assertEqual(st, 429, b)
+            self.assertEqual(b["error"]["code"], "rate_limited")
+            self.assertEqual(b["statusCode"], 429)
+            self.assertEqual(h.get("ratelimit-remaining"), "0")
+            self.assertTrue(1 <= int(h["retry-after"]) <= 60, h)
+        # another key of the same org has its own budget; unauthenticated routes are not limited
+        other = self.srv.key(org)
+        st, h, b = self.srv.request("GET", "/public/v1/is-connected", key=other)
+        self.assertEqual(st, 200, b)
+        st, h, b = self.srv.request("GET", "/healthz")
+        self.assertEqual(st, 200)
+        self.assertNotIn("ratelimit-limit", h)
+
+
 if __name__ == "__main__":
     unittest.main()
