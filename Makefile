@@ -9,7 +9,7 @@
 #   make bench      run the benchmarks in bench/
 
 CC      ?= cc
-PKGS    := libevent libevent_pthreads jansson sqlite3 libsodium libcurl
+PKGS    := libevent libevent_pthreads jansson sqlite3 libsodium libcurl libsecp256k1 libwebsockets
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow \
            -Wno-missing-field-initializers -Isrc $(shell pkg-config --cflags $(PKGS))

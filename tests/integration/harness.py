@@ -35,6 +35,17 @@ def _resolve_bin():
 
 HERALD_BIN = _resolve_bin()
 
+
+def _is_sanitized(path):
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+SANITIZED = _is_sanitized(HERALD_BIN)  # built with -fsanitize=address
+
 SANITIZER_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",

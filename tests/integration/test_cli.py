@@ -5,7 +5,10 @@ import shutil
 import tempfile
 import unittest
 
-from harness import HEX64_RE, HeraldTestCase, run_cli, unique
+import subprocess
+
+from harness import (HERALD_BIN, HEX64_RE, SANITIZED, Herald, HeraldTestCase, base_env,
+                     run_cli, unique)
 
 COMMANDS = ("serve", "keys", "channels", "config", "version", "help")
 
@@ -85,6 +88,7 @@ class HelpTest(unittest.TestCase):
                 self.assertEqual(out, "")
                 self.assertIn(word, err)
 
+    @unittest.skipUnless(SANITIZED, "needs the ASan build")
     @unittest.expectedFailure  # BUG: config_load() leaks the strings it set before an error
     def test_bad_option_values_no_leak(self):
         for args, env, word in self.BAD_OPTIONS:
@@ -241,6 +245,26 @@ class ServeTest(unittest.TestCase):
                     self.assertNotIn("herald listening", out)
         finally:
             shutil.rmtree(tmp)
+
+    @unittest.expectedFailure  # BUG: SO_REUSEPORT lets a 2nd herald share a port that is in use
+    def test_serve_refuses_port_in_use(self):
+        first = Herald()
+        tmp = tempfile.mkdtemp(prefix="herald-it-")
+        try:
+            p = subprocess.Popen([HERALD_BIN, "serve", "--listen", "127.0.0.1:%d" % first.port,
+                                  "--data-dir", os.path.join(tmp, "data")], env=base_env(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                out, err = p.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.terminate()
+                out, err = p.communicate()
+                self.fail("a second herald started on port %d, which is in use" % first.port)
+            self.assertEqual(p.returncode, 1, err)
+            self.assertIn(b"in use", err)
+        finally:
+            shutil.rmtree(tmp)
+            first.stop()
 
     def test_serve_unexpected_argument(self):
         rc, out, err = run_cli("serve", "extra")
