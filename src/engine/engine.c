@@ -408,6 +408,7 @@ static void job_next(struct job *jb)
 	for (char *p = env; *p; p++)
 		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
 	c->base_url = getenv(env);
+	c->public_url = e->cfg->public_url;
 	c->item_id = it->id;
 	c->root_id = jb->items[0].id;
 	c->group = it->grp;

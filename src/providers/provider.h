@@ -47,6 +47,7 @@ struct pub_ctx {
 	struct arena *a;
 	json_t *credentials;   /* decrypted, owned by the engine */
 	const char *base_url;  /* HERALD_<PROVIDER>_BASE_URL, or NULL */
+	const char *public_url; /* HERALD_PUBLIC_URL: where herald itself is reached */
 	const char *item_id, *root_id, *group;
 	int position;
 	const char *content;   /* as stored (Postiz HTML or plain text) */

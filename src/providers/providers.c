@@ -12,9 +12,11 @@
 #include <time.h>
 
 extern const struct provider provider_webhook;
+extern const struct provider provider_rss;
 
 static const struct provider *const table[] = {
 	&provider_webhook,
+	&provider_rss,
 };
 
 #define NPROV (sizeof(table) / sizeof(table[0]))

@@ -231,6 +231,13 @@ int store_engine_recover(struct store *st, const char *root_id, int64_t old_leas
 int store_engine_sweep_overdue(struct store *st, int64_t now, int64_t horizon_ms, int *out_n);
 /* Earliest due_at of a queued root; STORE_NOTFOUND when none. */
 int store_engine_next_due(struct store *st, int64_t *out);
+/* Public feeds (rss provider): a live channel by id with no organization
+ * filter, and its published root posts, newest first. */
+int store_feed_channel(struct store *st, struct arena *a, const char *id,
+		       struct store_channel **out);
+int store_feed_posts(struct store *st, struct arena *a, const char *channel_id, int limit,
+		     struct store_post **out, size_t *n);
+
 /* Whether an attempt of this thread started and never finished (the
  * process died while the request may have been in flight). */
 int store_engine_open_attempt(struct store *st, const char *root_id, int *out);

@@ -399,3 +399,50 @@ int store_post_attempts(struct store *st, struct arena *a, const char *org_id, c
 	*n = cnt;
 	return 0;
 }
+
+int store_feed_channel(struct store *st, struct arena *a, const char *id, struct store_channel **out)
+{
+	struct db_stmt *s = prep(st, "SELECT org_id FROM channels WHERE id = $1 AND deleted_at IS NULL");
+	if (!s)
+		return -1;
+	bt(st, s, 1, id);
+	int rc = step(st, s);
+	char *org = rc == DB_ROW ? ct(st, a, s, 0) : NULL;
+	reset(st, s);
+	if (rc < 0)
+		return -1;
+	if (!org)
+		return STORE_NOTFOUND;
+	return store_channel_get(st, a, org, id, out);
+}
+
+int store_feed_posts(struct store *st, struct arena *a, const char *channel_id, int limit,
+		     struct store_post **out, size_t *n)
+{
+	struct db_stmt *s = prep(st, "SELECT " POST_COLS POST_FROM
+				     " WHERE p.channel_id = $1 AND p.parent_id IS NULL"
+				     " AND p.deleted_at IS NULL AND p.state = 'published'"
+				     " ORDER BY p.published_at DESC, p.id DESC LIMIT $2");
+	if (!s)
+		return -1;
+	bt(st, s, 1, channel_id);
+	bi(st, s, 2, limit);
+	size_t cap = 16, cnt = 0;
+	struct store_post *v = arena_alloc(a, cap * sizeof(*v));
+	int rc;
+	while ((rc = step(st, s)) == DB_ROW) {
+		if (cnt == cap) {
+			struct store_post *nv = arena_alloc(a, 2 * cap * sizeof(*v));
+			memcpy(nv, v, cnt * sizeof(*v));
+			v = nv;
+			cap *= 2;
+		}
+		store_read_post(st, a, s, &v[cnt++]);
+	}
+	reset(st, s);
+	if (rc < 0)
+		return -1;
+	*out = v;
+	*n = cnt;
+	return 0;
+}

@@ -3,6 +3,7 @@ a hang or a crash, and stored data stays intact.  The server is healthy afterwar
 
 import copy
 import json
+import re
 import socket
 import unittest
 
@@ -280,6 +281,29 @@ class MalformedTest(HeraldTestCase):
                 self.assertEqual(st, 400, b)
                 self.assertEqual(b["error"]["code"], "validation_failed")
                 self.assertEqual(b["error"]["field"], field)
+
+    def test_pipelined_requests_answered_in_order(self):
+        k = self.key.encode()
+        bad = b"{nope"
+        data = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                b"POST /public/v1/posts HTTP/1.1\r\nHost: x\r\nAuthorization: " + k +
+                b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(bad) + bad +
+                b"GET /public/v1/is-connected HTTP/1.1\r\nHost: x\r\nAuthorization: " + k +
+                b"\r\nConnection: close\r\n\r\n")
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
+        out = b""
+        try:
+            s.sendall(data)
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                out += d
+        finally:
+            s.close()
+        statuses = [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", out)]
+        self.assertEqual(statuses, [200, 400, 200], out[:2000])
+        self.assertTrue(out.endswith(b'{"connected":true}'), out[-200:])
 
     def test_odd_headers(self):
         for k in ("Bearer", "Bearer  " + "a" * 64, "\t", "Basic dXNlcjpwYXNz", "a" * 20000):

@@ -120,6 +120,32 @@ class AuthTest(HeraldTestCase):
         st, h, b = self.srv.request("GET", "/healthz")
         self.assertEqual(st, 200)
         self.assertEqual(b, {"status": "ok"})
+        self.assertTrue(h.get("x-request-id"))
+        st, h, b = self.srv.request("GET", "/readyz")
+        self.assertEqual(st, 200, b)
+        self.assertEqual((b["status"], b["store"]), ("ready", "sqlite"))
+
+    def test_head_and_get_with_body(self):
+        st, h, b = self.srv.request("HEAD", "/public/v1/is-connected", key=self.key)
+        self.assertEqual((st, b), (200, ""))
+        # some clients send a body with GET; it is ignored
+        st, h, b = self.srv.request("GET", "/public/v1/is-connected", key=self.key, raw=b"{}")
+        self.assertEqual((st, b), (200, {"connected": True}))
+
+    def test_doc_url_resolves(self):
+        st, h, b = self.srv.request("GET", "/public/v1/is-connected")
+        doc = b["error"]["docUrl"]
+        self.assertEqual(doc, "%s/v1/errors#unauthenticated" % self.srv.url)
+        st, h, cat = self.srv.request("GET", "/v1/errors")
+        self.assertEqual(st, 200, cat)
+        codes = {e["code"]: e["status"] for e in cat["errors"]}
+        for code, status in (("validation_failed", 400), ("preflight_failed", 400),
+                             ("unauthenticated", 401), ("unauthorized", 403), ("not_found", 404),
+                             ("invalid_state", 409), ("idempotency_conflict", 409),
+                             ("idempotency_in_progress", 409), ("payload_too_large", 413),
+                             ("unsupported_media_type", 415), ("rate_limited", 429),
+                             ("internal_error", 500)):
+            self.assertEqual(codes.get(code), status, code)
 
 
 class IntegrationsTest(HeraldTestCase):
@@ -683,6 +709,35 @@ class GetEditPostTest(HeraldTestCase):
         st, h, b = self.create(key, body)
         self.assertEnvelope(st, h, b, 400, "validation_failed", field="posts[1].value[0].id")
         self.assertEqual(self.list_posts(key, when, when), [])
+
+    def test_edit_replaces_tags(self):
+        key, (ch,) = self.new_org()
+        when = future(days=26)
+        pid = self.create_ok(key, create_body("schedule", [entry(ch, "t")], date=when,
+                                              tags=[{"value": "news", "label": "news"}]))[0]["postId"]
+        g = self.get_post(key, pid)["group"]
+        self.create_ok(key, create_body("schedule", [entry(ch, item("t", id=pid), group=g)], date=when,
+                                        tags=[{"value": "promo", "label": "promo"},
+                                              {"value": "promo", "label": "promo"}]))
+        posts = self.list_posts(key, when, when)
+        self.assertEqual([[t["tag"]["name"] for t in p["tags"]] for p in posts], [["promo"]])
+        self.assertEqual([t["tag"]["name"] for t in self.get_post(key, pid)["tags"]], ["promo"])
+
+    def test_release_id_and_missing(self):
+        key, (ch,) = self.new_org()
+        pid = self.create_ok(key, create_body("schedule", [entry(ch, "r")]))[0]["postId"]
+        st, h, b = self.srv.request("GET", "/public/v1/posts/%s/missing" % pid, key=key)
+        self.assertEqual((st, b), (200, []))
+        st, h, b = self.srv.request("GET", "/public/v1/posts/nosuch/missing", key=key)
+        self.assertEnvelope(st, h, b, 404, "not_found")
+        # only a post whose release id is "missing" can be connected; never a 500
+        st, h, b = self.srv.request("PUT", "/public/v1/posts/%s/release-id" % pid,
+                                    body={"releaseId": "r1"}, key=key)
+        self.assertEnvelope(st, h, b, 409, "invalid_state", field="releaseId")
+        self.assertIsNone(self.get_post(key, pid)["releaseId"])
+        st, h, b = self.srv.request("PUT", "/public/v1/posts/nosuch/release-id",
+                                    body={"releaseId": "r1"}, key=key)
+        self.assertEnvelope(st, h, b, 404, "not_found")
 
     def test_status_draft_schedule_roundtrip(self):
         key, (ch,) = self.new_org()
