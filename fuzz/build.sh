@@ -4,7 +4,7 @@
 # The library sources (everything under src/ but the CLI, as the unit tests
 # link them) are compiled once with -fsanitize=fuzzer-no-link into
 # build/fuzz/libherald.a; each target links that archive.  Compile flags
-# and libraries are those of the top-level Makefile; sanitizers are
+# and libraries are those of the top-level Makefile (its PKGS, -lpq); sanitizers are
 # address + undefined with UBSan fatal, so UB is a crash the fuzzer keeps.
 #
 #   fuzz/build.sh            build (incremental)
@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 
 CC=${FUZZ_CC:-clang}
 OUT=build/fuzz
-PKGS="libevent libevent_pthreads jansson sqlite3 libsodium libcurl"
+# the package list is the Makefile's (PKGS), so both builds link alike
+PKGS=$(make -s --no-print-directory --eval '__fuzz_pkgs: ; @echo $(PKGS)' __fuzz_pkgs 2>/dev/null ||
+	echo "libevent libevent_pthreads jansson sqlite3 libsodium libcurl")
 
 command -v "$CC" >/dev/null 2>&1 || { echo "fuzz/build.sh: $CC not found (set FUZZ_CC)" >&2; exit 1; }
 

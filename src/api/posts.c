@@ -315,11 +315,21 @@ void h_post_status(void *p)
 	if (load_thread(c, &v, &n))
 		return;
 	const char *want = to_draft ? PS_DRAFT : PS_QUEUED;
-	if (strcmp(v[0].state, want)) {
+	if (!to_draft && (!strcmp(v[0].state, PS_FAILED) || !strcmp(v[0].state, PS_UNCONFIRMED))) {
+		/* "schedule" again after a failure: retry the unpublished part now */
+		int rc = store_post_requeue(c->st, c->org_id, v[0].id, now_ms());
+		if (rc) {
+			if (rc == STORE_CONFLICT)
+				api_fail(c, HERR_INVALID_STATE, "status", "the post changed state meanwhile; retry");
+			else
+				api_fail_storage(c);
+			return;
+		}
+	} else if (strcmp(v[0].state, want)) {
 		const char *from = to_draft ? PS_QUEUED : PS_DRAFT;
 		if (strcmp(v[0].state, from)) {
 			api_fail(c, HERR_INVALID_STATE, "status",
-				 "the post is %s; only drafts and scheduled posts change status",
+				 "the post is %s; only drafts, scheduled, failed and unconfirmed posts change status",
 				 v[0].state);
 			return;
 		}
@@ -420,6 +430,12 @@ void h_post_release_id(void *p)
 		return;
 	}
 	if (store_post_set_release(c->st, c->org_id, t->id, rid, url)) {
+		api_fail_storage(c);
+		return;
+	}
+	/* the user found the post on the platform: an unconfirmed thread is
+	 * resolved as published */
+	if (!strcmp(v[0].state, PS_UNCONFIRMED) && store_post_resolve(c->st, c->org_id, v[0].id, now_ms()) < 0) {
 		api_fail_storage(c);
 		return;
 	}

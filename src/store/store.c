@@ -914,6 +914,60 @@ int store_post_set_state(struct store *st, const char *org_id, const char *root_
 	return n ? 0 : STORE_CONFLICT;
 }
 
+int store_post_requeue(struct store *st, const char *org_id, const char *root_id, int64_t now)
+{
+	if (begin(st))
+		return -1;
+	struct db_stmt *s = prep(st, "UPDATE posts SET state = 'queued', attempts = 0, error = NULL,"
+				     " publish_at = CASE WHEN publish_at < $3 THEN $3 ELSE publish_at END,"
+				     " due_at = CASE WHEN publish_at < $3 THEN $3 ELSE publish_at END, updated_at = $3"
+				     " WHERE id = $2 AND org_id = $1 AND parent_id IS NULL AND deleted_at IS NULL"
+				     " AND state IN ('failed', 'unconfirmed')");
+	if (!s)
+		goto fail;
+	bt(st, s, 1, org_id);
+	bt(st, s, 2, root_id);
+	bi(st, s, 3, now);
+	int n = 0;
+	if (run(st, s, &n))
+		goto fail;
+	if (!n) {
+		rollback(st);
+		return STORE_CONFLICT;
+	}
+	s = prep(st, "UPDATE posts SET state = 'queued', error = NULL, updated_at = $3"
+		     " WHERE org_id = $1 AND parent_id IS NOT NULL AND published_at IS NULL"
+		     " AND deleted_at IS NULL AND grp = (SELECT grp FROM posts WHERE id = $2)");
+	if (!s)
+		goto fail;
+	bt(st, s, 1, org_id);
+	bt(st, s, 2, root_id);
+	bi(st, s, 3, now);
+	if (run(st, s, NULL))
+		goto fail;
+	return commit(st);
+fail:
+	rollback(st);
+	return -1;
+}
+
+int store_post_resolve(struct store *st, const char *org_id, const char *root_id, int64_t now)
+{
+	struct db_stmt *s = prep(st, "UPDATE posts SET state = 'published', error = NULL,"
+				     " published_at = COALESCE(published_at, $3), updated_at = $3"
+				     " WHERE org_id = $1 AND deleted_at IS NULL AND state IN ('unconfirmed', 'published')"
+				     " AND grp = (SELECT grp FROM posts WHERE id = $2 AND parent_id IS NULL)");
+	if (!s)
+		return -1;
+	bt(st, s, 1, org_id);
+	bt(st, s, 2, root_id);
+	bi(st, s, 3, now);
+	int n = 0;
+	if (run(st, s, &n))
+		return -1;
+	return n ? 0 : STORE_CONFLICT;
+}
+
 int store_post_set_settings(struct store *st, const char *org_id, const char *group,
 			    const char *settings)
 {

@@ -166,6 +166,12 @@ int store_post_delete_group(struct store *st, const char *org_id, const char *gr
 /* draft <-> queued on the root's group; STORE_CONFLICT from other states. */
 int store_post_set_state(struct store *st, const char *org_id, const char *root_id,
 			 const char *from_state, const char *to_state);
+/* Retry a failed or unconfirmed post now: the unpublished part of its
+ * thread goes back to queued (attempts reset).  STORE_CONFLICT from other
+ * states. */
+int store_post_requeue(struct store *st, const char *org_id, const char *root_id, int64_t now);
+/* Resolve an unconfirmed post as published (the user checked the platform). */
+int store_post_resolve(struct store *st, const char *org_id, const char *root_id, int64_t now);
 int store_post_set_settings(struct store *st, const char *org_id, const char *group,
 			    const char *settings);
 int store_post_set_release(struct store *st, const char *org_id, const char *id,
