@@ -35,7 +35,7 @@ for src in $(ls src/core/*.c src/http/*.c src/store/*.c src/api/*.c src/provider
 		src/engine/*.c 2>/dev/null | sort); do
 	obj="$OUT/obj/$(echo "$src" | sed 's|^src/||; s|/|_|g; s|\.c$|.o|')"
 	if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_hdr" -nt "$obj" ] ||
-	   [ fuzz/build.sh -nt "$obj" ]; then
+	   [ fuzz/build.sh -nt "$obj" ] || [ Makefile -nt "$obj" ]; then
 		echo "CC $src"
 		$CC $CFLAGS -fsanitize=fuzzer-no-link -c -o "$obj" "$src"
 	fi

@@ -9,6 +9,7 @@
 #include "../core/crypto.h"
 #include "../core/ids.h"
 #include "../core/timeutil.h"
+#include "../engine/slots.h"
 #include "../providers/provider.h"
 #include "../store/store.h"
 
@@ -147,55 +148,28 @@ void h_integration_settings(void *p)
 			    "maxLength", pr ? pr->max_length : 0, "settings", settings, "tools"));
 }
 
-/* Posting times are minutes after 00:00 UTC (Postiz's format).  The
- * earliest future minute with no live post in the whole organization wins,
- * searching a year ahead. */
 void h_find_slot(void *p)
 {
 	struct call *c = p;
 	struct store_channel *ch = load_channel(c);
 	if (!ch)
 		return;
-	json_t *times = json_loads(ch->posting_times, 0, NULL);
-	int mins[256], nm = 0;
-	size_t i;
-	json_t *t;
-	json_array_foreach(times, i, t) {
-		json_t *m = json_object_get(t, "time");
-		if (json_is_integer(m) && json_integer_value(m) >= 0 && json_integer_value(m) < 1440 &&
-		    nm < 256)
-			mins[nm++] = (int)json_integer_value(m);
+	int64_t slot;
+	int rc = slot_next(c->st, c->org_id, ch->posting_times, now_ms(), &slot);
+	if (rc < 0) {
+		api_fail_storage(c);
+		return;
 	}
-	json_decref(times);
-	/* sort ascending: the list is tiny */
-	for (int a = 1; a < nm; a++)
-		for (int b = a; b > 0 && mins[b - 1] > mins[b]; b--) {
-			int x = mins[b];
-			mins[b] = mins[b - 1];
-			mins[b - 1] = x;
-		}
-	int64_t now = now_ms();
-	int64_t day0 = now - now % 86400000;
-	for (int d = 0; d < 366 && nm; d++) {
-		for (int k = 0; k < nm; k++) {
-			int64_t slot = day0 + (int64_t)d * 86400000 + (int64_t)mins[k] * 60000;
-			if (slot <= now)
-				continue;
-			int cnt = 0;
-			if (store_post_count_at(c->st, c->org_id, slot, slot + 60000, &cnt)) {
-				api_fail_storage(c);
-				return;
-			}
-			if (cnt == 0) {
-				char out[32];
-				iso_format_postiz(slot, out);
-				api_reply(c, 200, json_pack("{s:s}", "date", out));
-				return;
-			}
-		}
+	if (rc) {
+		api_fail(c, HERR_INVALID_STATE, "postingTimes",
+			 "the channel has no free posting time in the next year; add posting times");
+		return;
 	}
-	api_fail(c, HERR_INVALID_STATE, "postingTimes",
-		 "the channel has no free posting time in the next year; add posting times");
+	char out[32];
+	iso_format_postiz(slot, out);
+	/* Postiz answers minutes, never seconds */
+	out[17] = out[18] = '0';
+	api_reply(c, 200, json_pack("{s:s}", "date", out));
 }
 
 void h_accounts_create(void *p)
