@@ -69,30 +69,26 @@ static int set_opt(struct config *c, const struct opt *o, const char *v, char *e
 int config_load(struct config *c, int *argc, char **argv, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < NOPTS; i++) {
-		const char *v = getenv(opts[i].env);
-		if (!v && opts[i].def)
-			v = opts[i].def;
-		if (v && set_opt(c, &opts[i], v, err, errlen))
-			return -1;
-	}
+	/* flags first: a flag replaces the environment, so an unusable
+	 * environment value that a flag overrides must not stop the start */
+	const char *given[sizeof(opts) / sizeof(opts[0])] = {0};
 	int out = 1;
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i];
-		const struct opt *hit = NULL;
+		int hit = -1;
 		const char *val = NULL;
 		if (a[0] == '-' && a[1] == '-') {
-			for (size_t k = 0; k < NOPTS && !hit; k++) {
+			for (size_t k = 0; k < NOPTS && hit < 0; k++) {
 				if (!opts[k].flag)
 					continue;
 				size_t fl = strlen(opts[k].flag);
 				if (strncmp(a + 2, opts[k].flag, fl))
 					continue;
 				if (a[2 + fl] == '=') {
-					hit = &opts[k];
+					hit = (int)k;
 					val = a + 3 + fl;
 				} else if (a[2 + fl] == 0) {
-					hit = &opts[k];
+					hit = (int)k;
 					if (i + 1 >= *argc) {
 						snprintf(err, errlen, "--%s needs a value", opts[k].flag);
 						return -1;
@@ -101,15 +97,22 @@ int config_load(struct config *c, int *argc, char **argv, char *err, size_t errl
 				}
 			}
 		}
-		if (hit) {
-			if (set_opt(c, hit, val, err, errlen))
-				return -1;
-		} else {
+		if (hit >= 0)
+			given[hit] = val;
+		else
 			argv[out++] = argv[i];
-		}
 	}
 	*argc = out;
 	argv[out] = NULL;
+	for (size_t i = 0; i < NOPTS; i++) {
+		const char *v = given[i];
+		if (!v)
+			v = getenv(opts[i].env);
+		if (!v)
+			v = opts[i].def;
+		if (v && set_opt(c, &opts[i], v, err, errlen))
+			return -1;
+	}
 	if (!c->public_url || !*c->public_url) {
 		free(c->public_url);
 		size_t n = strlen(c->listen) + 8;

@@ -124,7 +124,7 @@ static int sq_prepare(struct db *db, const char *sql, struct db_stmt **out)
 	st->s = s;
 	st->sql = sql;
 	for (int i = 1; i < 16; i++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "$%d", i);
 		st->idx_map[i] = sqlite3_bind_parameter_index(s, name);
 	}

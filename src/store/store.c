@@ -23,6 +23,57 @@
 
 #include "store_int.h"
 
+int collect(struct store *st, struct arena *a, struct db_stmt *s, size_t size, row_reader read,
+	    void **out, size_t *n)
+{
+	size_t cap = 8, cnt = 0;
+	char *v = arena_alloc(a, cap * size);
+	int rc;
+	while ((rc = step(st, s)) == DB_ROW) {
+		if (cnt == cap) {
+			char *nv = arena_alloc(a, 2 * cap * size);
+			memcpy(nv, v, cnt * size);
+			v = nv;
+			cap *= 2;
+		}
+		read(st, a, s, v + cnt++ * size);
+	}
+	reset(st, s);
+	if (rc < 0)
+		return -1;
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static void read_key(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
+{
+	struct store_key *k = elem;
+	k->id = ct(st, a, s, 0);
+	k->org_id = ct(st, a, s, 1);
+	k->org_name = ct(st, a, s, 2);
+	k->hint = ct(st, a, s, 3);
+	k->created_at = ci(st, s, 4);
+	k->revoked_at = ci(st, s, 5);
+}
+
+static void read_customer(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
+{
+	struct store_customer *c = elem;
+	c->id = ct(st, a, s, 0);
+	c->name = ct(st, a, s, 1);
+}
+
+static void read_tag(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
+{
+	struct store_tag *t = elem;
+	t->id = ct(st, a, s, 0);
+	t->name = ct(st, a, s, 1);
+	t->color = ct(st, a, s, 2);
+	t->created_at = ci(st, s, 3);
+	t->updated_at = ci(st, s, 4);
+}
+
 int store_open(const char *database_url, const char *data_dir, struct store **out, char *err,
 	       size_t errlen)
 {
@@ -192,26 +243,9 @@ int store_key_list(struct store *st, struct arena *a, struct store_key **out, si
 				     " FROM api_keys k JOIN orgs o ON o.id = k.org_id ORDER BY k.created_at, k.id");
 	if (!s)
 		return -1;
-	size_t cap = 16, cnt = 0;
-	struct store_key *v = arena_alloc(a, cap * sizeof(*v));
-	int rc;
-	while ((rc = step(st, s)) == DB_ROW) {
-		if (cnt == cap) {
-			struct store_key *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cnt * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
-		struct store_key *k = &v[cnt++];
-		k->id = ct(st, a, s, 0);
-		k->org_id = ct(st, a, s, 1);
-		k->org_name = ct(st, a, s, 2);
-		k->hint = ct(st, a, s, 3);
-		k->created_at = ci(st, s, 4);
-		k->revoked_at = ci(st, s, 5);
-	}
-	reset(st, s);
-	if (rc < 0)
+	struct store_key *v;
+	size_t cnt;
+	if (collect(st, a, s, sizeof(*v), read_key, (void **)&v, &cnt))
 		return -1;
 	*out = v;
 	*n = cnt;
@@ -274,6 +308,11 @@ static void read_channel(struct store *st, struct arena *a, struct db_stmt *s,
 	c->created_at = ci(st, s, 12);
 }
 
+static void read_channel_cb(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
+{
+	read_channel(st, a, s, elem);
+}
+
 int store_channel_create(struct store *st, struct arena *a, const struct store_channel *c,
 			 char **out_id)
 {
@@ -307,20 +346,9 @@ int store_channel_list(struct store *st, struct arena *a, const char *org_id,
 		return -1;
 	bt(st, s, 1, org_id);
 	bt(st, s, 2, customer_id);
-	size_t cap = 8, cnt = 0;
-	struct store_channel *v = arena_alloc(a, cap * sizeof(*v));
-	int rc;
-	while ((rc = step(st, s)) == DB_ROW) {
-		if (cnt == cap) {
-			struct store_channel *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cnt * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
-		read_channel(st, a, s, &v[cnt++]);
-	}
-	reset(st, s);
-	if (rc < 0)
+	struct store_channel *v;
+	size_t cnt;
+	if (collect(st, a, s, sizeof(*v), read_channel_cb, (void **)&v, &cnt))
 		return -1;
 	*out = v;
 	*n = cnt;
@@ -417,22 +445,9 @@ int store_customer_list(struct store *st, struct arena *a, const char *org_id,
 	if (!s)
 		return -1;
 	bt(st, s, 1, org_id);
-	size_t cap = 8, cnt = 0;
-	struct store_customer *v = arena_alloc(a, cap * sizeof(*v));
-	int rc;
-	while ((rc = step(st, s)) == DB_ROW) {
-		if (cnt == cap) {
-			struct store_customer *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cnt * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
-		v[cnt].id = ct(st, a, s, 0);
-		v[cnt].name = ct(st, a, s, 1);
-		cnt++;
-	}
-	reset(st, s);
-	if (rc < 0)
+	struct store_customer *v;
+	size_t cnt;
+	if (collect(st, a, s, sizeof(*v), read_customer, (void **)&v, &cnt))
 		return -1;
 	*out = v;
 	*n = cnt;
@@ -497,25 +512,9 @@ int store_tag_list(struct store *st, struct arena *a, const char *org_id, struct
 	if (!s)
 		return -1;
 	bt(st, s, 1, org_id);
-	size_t cap = 8, cnt = 0;
-	struct store_tag *v = arena_alloc(a, cap * sizeof(*v));
-	int rc;
-	while ((rc = step(st, s)) == DB_ROW) {
-		if (cnt == cap) {
-			struct store_tag *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cnt * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
-		v[cnt].id = ct(st, a, s, 0);
-		v[cnt].name = ct(st, a, s, 1);
-		v[cnt].color = ct(st, a, s, 2);
-		v[cnt].created_at = ci(st, s, 3);
-		v[cnt].updated_at = ci(st, s, 4);
-		cnt++;
-	}
-	reset(st, s);
-	if (rc < 0)
+	struct store_tag *v;
+	size_t cnt;
+	if (collect(st, a, s, sizeof(*v), read_tag, (void **)&v, &cnt))
 		return -1;
 	*out = v;
 	*n = cnt;
@@ -586,6 +585,11 @@ void store_read_post(struct store *st, struct arena *a, struct db_stmt *s, struc
 	p->published_at = ci(st, s, 23);
 }
 
+void read_post_cb(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
+{
+	store_read_post(st, a, s, elem);
+}
+
 static int load_tags(struct store *st, struct arena *a, struct store_post *p)
 {
 	struct db_stmt *s = prep(st, "SELECT t.id, t.name, t.color, t.created_at, t.updated_at"
@@ -594,25 +598,9 @@ static int load_tags(struct store *st, struct arena *a, struct store_post *p)
 	if (!s)
 		return -1;
 	bt(st, s, 1, p->id);
-	size_t cap = 4, cnt = 0;
-	struct store_tag *v = arena_alloc(a, cap * sizeof(*v));
-	int rc;
-	while ((rc = step(st, s)) == DB_ROW) {
-		if (cnt == cap) {
-			struct store_tag *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cnt * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
-		v[cnt].id = ct(st, a, s, 0);
-		v[cnt].name = ct(st, a, s, 1);
-		v[cnt].color = ct(st, a, s, 2);
-		v[cnt].created_at = ci(st, s, 3);
-		v[cnt].updated_at = ci(st, s, 4);
-		cnt++;
-	}
-	reset(st, s);
-	if (rc < 0)
+	struct store_tag *v;
+	size_t cnt;
+	if (collect(st, a, s, sizeof(*v), read_tag, (void **)&v, &cnt))
 		return -1;
 	p->tags = v;
 	p->ntags = cnt;
@@ -788,20 +776,9 @@ int store_post_list(struct store *st, struct arena *a, const struct store_post_f
 	bi(st, s, 2, f->from);
 	bi(st, s, 3, f->to);
 	bt(st, s, 4, f->customer_id);
-	size_t cap = 16, cnt = 0;
-	struct store_post *v = arena_alloc(a, cap * sizeof(*v));
-	int rc;
-	while ((rc = step(st, s)) == DB_ROW) {
-		if (cnt == cap) {
-			struct store_post *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cnt * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
-		store_read_post(st, a, s, &v[cnt++]);
-	}
-	reset(st, s);
-	if (rc < 0)
+	struct store_post *v;
+	size_t cnt;
+	if (collect(st, a, s, sizeof(*v), read_post_cb, (void **)&v, &cnt))
 		return -1;
 	for (size_t i = 0; i < cnt; i++)
 		if (load_tags(st, a, &v[i]))
@@ -822,20 +799,9 @@ int store_post_thread(struct store *st, struct arena *a, const char *org_id, con
 		return -1;
 	bt(st, s, 1, org_id);
 	bt(st, s, 2, id);
-	size_t cap = 4, cnt = 0;
-	struct store_post *v = arena_alloc(a, cap * sizeof(*v));
-	int rc;
-	while ((rc = step(st, s)) == DB_ROW) {
-		if (cnt == cap) {
-			struct store_post *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cnt * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
-		store_read_post(st, a, s, &v[cnt++]);
-	}
-	reset(st, s);
-	if (rc < 0)
+	struct store_post *v;
+	size_t cnt;
+	if (collect(st, a, s, sizeof(*v), read_post_cb, (void **)&v, &cnt))
 		return -1;
 	if (!cnt)
 		return STORE_NOTFOUND;

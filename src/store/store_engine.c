@@ -27,37 +27,37 @@ static const char claim_pg[] =
 	" AND state = 'queued'"
 	" RETURNING id, org_id, channel_id, attempts, interval_days, publish_at";
 
-static int read_jobs(struct store *st, struct arena *a, struct db_stmt *s, struct store_job **out,
-		     size_t *n, int with_lease)
+static void read_job(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
 {
-	size_t cap = 16, cnt = 0;
-	struct store_job *v = arena_alloc(a, cap * sizeof(*v));
-	int rc;
-	while ((rc = step(st, s)) == DB_ROW) {
-		if (cnt == cap) {
-			struct store_job *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cnt * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
-		struct store_job *j = &v[cnt++];
-		j->root_id = ct(st, a, s, 0);
-		j->org_id = ct(st, a, s, 1);
-		j->channel_id = ct(st, a, s, 2);
-		j->attempts = (int)ci(st, s, 3);
-		j->interval_days = (int)ci(st, s, 4);
-		j->publish_at = ci(st, s, 5);
-		if (with_lease) {
-			j->lease_until = ci(st, s, 6);
-			j->provider = ct(st, a, s, 7);
-		}
-	}
-	reset(st, s);
-	if (rc < 0)
-		return -1;
-	*out = v;
-	*n = cnt;
-	return 0;
+	struct store_job *j = elem;
+	j->root_id = ct(st, a, s, 0);
+	j->org_id = ct(st, a, s, 1);
+	j->channel_id = ct(st, a, s, 2);
+	j->attempts = (int)ci(st, s, 3);
+	j->interval_days = (int)ci(st, s, 4);
+	j->publish_at = ci(st, s, 5);
+}
+
+static void read_job_leased(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
+{
+	struct store_job *j = elem;
+	read_job(st, a, s, elem);
+	j->lease_until = ci(st, s, 6);
+	j->provider = ct(st, a, s, 7);
+}
+
+static void read_attempt(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
+{
+	struct store_attempt *t = elem;
+	t->id = ct(st, a, s, 0);
+	t->post_id = ct(st, a, s, 1);
+	t->started_at = ci(st, s, 2);
+	t->finished_at = ci(st, s, 3);
+	t->outcome = ct(st, a, s, 4);
+	t->http_status = (int)ci(st, s, 5);
+	t->request = ct(st, a, s, 6);
+	t->response = ct(st, a, s, 7);
+	t->error = ct(st, a, s, 8);
 }
 
 int store_engine_claim(struct store *st, struct arena *a, const char *owner, int64_t now,
@@ -70,7 +70,7 @@ int store_engine_claim(struct store *st, struct arena *a, const char *owner, int
 	bi(st, s, 2, now + lease_ms);
 	bi(st, s, 3, now);
 	bi(st, s, 4, limit);
-	return read_jobs(st, a, s, out, n, 0);
+	return collect(st, a, s, sizeof(**out), read_job, (void **)out, n);
 }
 
 int store_engine_thread(struct store *st, struct arena *a, const char *root_id,
@@ -82,20 +82,9 @@ int store_engine_thread(struct store *st, struct arena *a, const char *root_id,
 	if (!s)
 		return -1;
 	bt(st, s, 1, root_id);
-	size_t cap = 4, cnt = 0;
-	struct store_post *v = arena_alloc(a, cap * sizeof(*v));
-	int rc;
-	while ((rc = step(st, s)) == DB_ROW) {
-		if (cnt == cap) {
-			struct store_post *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cnt * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
-		store_read_post(st, a, s, &v[cnt++]);
-	}
-	reset(st, s);
-	if (rc < 0)
+	struct store_post *v;
+	size_t cnt;
+	if (collect(st, a, s, sizeof(*v), read_post_cb, (void **)&v, &cnt))
 		return -1;
 	if (!cnt)
 		return STORE_NOTFOUND;
@@ -275,7 +264,7 @@ int store_engine_expired(struct store *st, struct arena *a, int64_t now,
 		return -1;
 	bi(st, s, 1, now);
 	bt(st, s, 2, any_owner_but);
-	return read_jobs(st, a, s, out, n, 1);
+	return collect(st, a, s, sizeof(**out), read_job_leased, (void **)out, n);
 }
 
 int store_engine_recover(struct store *st, const char *root_id, int64_t old_lease_until,
@@ -371,29 +360,9 @@ int store_post_attempts(struct store *st, struct arena *a, const char *org_id, c
 		return -1;
 	bt(st, s, 1, org_id);
 	bt(st, s, 2, group);
-	size_t cap = 4, cnt = 0;
-	struct store_attempt *v = arena_alloc(a, cap * sizeof(*v));
-	int rc;
-	while ((rc = step(st, s)) == DB_ROW) {
-		if (cnt == cap) {
-			struct store_attempt *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cnt * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
-		struct store_attempt *t = &v[cnt++];
-		t->id = ct(st, a, s, 0);
-		t->post_id = ct(st, a, s, 1);
-		t->started_at = ci(st, s, 2);
-		t->finished_at = ci(st, s, 3);
-		t->outcome = ct(st, a, s, 4);
-		t->http_status = (int)ci(st, s, 5);
-		t->request = ct(st, a, s, 6);
-		t->response = ct(st, a, s, 7);
-		t->error = ct(st, a, s, 8);
-	}
-	reset(st, s);
-	if (rc < 0)
+	struct store_attempt *v;
+	size_t cnt;
+	if (collect(st, a, s, sizeof(*v), read_attempt, (void **)&v, &cnt))
 		return -1;
 	*out = v;
 	*n = cnt;
@@ -427,20 +396,9 @@ int store_feed_posts(struct store *st, struct arena *a, const char *channel_id, 
 		return -1;
 	bt(st, s, 1, channel_id);
 	bi(st, s, 2, limit);
-	size_t cap = 16, cnt = 0;
-	struct store_post *v = arena_alloc(a, cap * sizeof(*v));
-	int rc;
-	while ((rc = step(st, s)) == DB_ROW) {
-		if (cnt == cap) {
-			struct store_post *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cnt * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
-		store_read_post(st, a, s, &v[cnt++]);
-	}
-	reset(st, s);
-	if (rc < 0)
+	struct store_post *v;
+	size_t cnt;
+	if (collect(st, a, s, sizeof(*v), read_post_cb, (void **)&v, &cnt))
 		return -1;
 	*out = v;
 	*n = cnt;

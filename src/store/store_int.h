@@ -89,4 +89,11 @@ static inline void rollback(struct store *st)
 
 void store_read_post(struct store *st, struct arena *a, struct db_stmt *s, struct store_post *p);
 
+/* Read every row of an executed statement into an arena array of elements
+ * of `size` bytes, filled by `read`; resets the statement.  0 or -1. */
+typedef void (*row_reader)(struct store *st, struct arena *a, struct db_stmt *s, void *elem);
+int collect(struct store *st, struct arena *a, struct db_stmt *s, size_t size, row_reader read,
+	    void **out, size_t *n);
+void read_post_cb(struct store *st, struct arena *a, struct db_stmt *s, void *elem);
+
 #endif

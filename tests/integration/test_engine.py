@@ -491,7 +491,7 @@ class EngineRestartTest(EngineCase):
         ch, path = self.channel()
         ch2, path2 = self.channel()
         now = time.time()
-        (old,) = self.create(post_body("schedule", ch, ["too old " + uniq("h")],
+        (old,) = self.create(post_body("schedule", ch, ["too old " + uniq("h"), "its reply"],
                                        date=whole_ms(now - 59.0)))
         (recent,) = self.create(post_body("schedule", ch2, ["recent " + uniq("h")],
                                           date=whole_ms(now - 20.0)))
@@ -508,6 +508,32 @@ class EngineRestartTest(EngineCase):
         self.assertIn("60 seconds", p["error"])
         self.assertEqual(self.rx.requests(path), [])
         self.assertEqual(len(self.rx.requests(path2)), 1)
+        # the thread's reply failed with it, with the reason (not left queued)
+        self.assertEqual([v["status"] for v in p["value"]], ["failed", "failed"], p["value"])
+        self.assertIn("60 seconds", p["value"][1]["error"] or "", p["value"])
+
+    @unittest.skipUnless(os.environ.get("HERALD_SLOW_TESTS"),
+                         "takes 70 s; set HERALD_SLOW_TESTS=1")
+    def test_delayed_thread_item_after_restart_is_not_swept(self):
+        """The overdue horizon counts from when a post was DUE, not from the
+        thread's first publish time: a reply delayed 1 minute that falls due
+        while herald is down for a few seconds must be published at restart,
+        even with HERALD_OVERDUE_HORIZON=60."""
+        self.node.extra_env["HERALD_OVERDUE_HORIZON"] = "60"
+        self.node.start()
+        self.key = self.node.key(uniq("sweepdelay"))
+        ch, path = self.channel()
+        (pid,) = self.create(post_body("now", ch, ["first " + uniq("sd"),
+                                                   {"content": "a minute later", "delay": 1}]))
+        first = self.rx.wait_one(path=path, timeout=5)
+        rc, _ = self.node.proc.term()
+        self.assertEqual(rc, 0)
+        time.sleep(max(0.0, first.t + 60 + 3 - time.time()))   # the reply is 3 s overdue
+        self.node.start()
+        p = self.wait_post(pid, state_is("PUBLISHED", "ERROR"), timeout=8)
+        self.assertEqual(p["state"], "PUBLISHED",
+                         "reply due 3 s ago was swept as too old: %s" % p["error"])
+        self.assertEqual([r.data["position"] for r in self.rx.requests(path)], [0, 1])
 
     def test_sigterm_drains_inflight_delivery(self):
         self.node.start()

@@ -235,7 +235,7 @@ static void test_iso_format(void **st)
 
 static void test_iso_roundtrip(void **st)
 {
-	/* every 7919-minute-and-a-bit step across 1900..2100 */
+	/* 1900..2100 in steps of 475147123 ms (~5.5 days, odd, so every field varies) */
 	for (int64_t ms = -2208988800000LL; ms < 4102444800000LL; ms += 475147123LL) {
 		char out[32];
 		int64_t back = 0;
@@ -1255,6 +1255,63 @@ static void test_webhook_sign(void **st)
 	assert_int_equal(webhook_sign("whsec_!!!notbase64", "m", "1", "", 0, out), -1);
 }
 
+/* connect is where a channel's secret is checked ("Connecting checks the
+ * URL and the signing secret", webhook.c): a secret that webhook_sign
+ * cannot use must be refused there, not accepted and then fail every
+ * publish permanently. */
+static void test_webhook_connect(void **st)
+{
+	const struct provider *p = provider_find("webhook");
+	assert_non_null(p);
+	assert_non_null(p->connect);
+	struct arena *a = arena_new();
+	const char *profile = NULL, *err = NULL;
+	char sig[128];
+
+	/* no secret: one is generated, and it signs */
+	json_t *c = json_pack("{s:s}", "url", "https://hooks.example/in");
+	assert_int_equal(p->connect(a, c, &profile, &err), 0);
+	assert_str(profile, "https://hooks.example/in");
+	const char *gen = json_string_value(json_object_get(c, "secret"));
+	assert_non_null(gen);
+	assert_int_equal(strncmp(gen, "whsec_", 6), 0);
+	assert_int_equal(webhook_sign(gen, "msg_1", "1", "{}", 2, sig), 0);
+	json_decref(c);
+
+	/* a well-formed secret is accepted */
+	c = json_pack("{s:s,s:s}", "url", "http://h.example/x", "secret",
+		      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+	assert_int_equal(p->connect(a, c, &profile, &err), 0);
+	json_decref(c);
+
+	/* bad URLs and short secrets are refused */
+	c = json_pack("{s:s}", "url", "ftp://h.example/x");
+	assert_int_equal(p->connect(a, c, &profile, &err), -1);
+	json_decref(c);
+	c = json_pack("{s:s,s:s}", "url", "https://h.example/x", "secret", "whsec_c2hvcnQ=");
+	assert_int_equal(p->connect(a, c, &profile, &err), -1);
+	json_decref(c);
+
+	/* a secret webhook_sign refuses must be refused at connect */
+	static const char *const unusable[] = {
+		"this is not base64 at all!",
+		"whsec_this-is-not-base64-either!",
+	};
+	for (size_t i = 0; i < sizeof(unusable) / sizeof(unusable[0]); i++) {
+		assert_int_equal(webhook_sign(unusable[i], "m", "1", "", 0, sig), -1);
+		c = json_pack("{s:s,s:s}", "url", "https://h.example/x", "secret", unusable[i]);
+		int rc = p->connect(a, c, &profile, &err);
+		json_decref(c);
+		if (rc != -1) {
+			print_error("webhook connect accepted secret \"%s\" that webhook_sign "
+				    "refuses\n", unusable[i]);
+			arena_free(a);
+			fail();
+		}
+	}
+	arena_free(a);
+}
+
 static void test_classify(void **st)
 {
 	static const struct {
@@ -1459,6 +1516,7 @@ int main(void)
 		cmocka_unit_test(test_rl),
 		cmocka_unit_test(test_rl_limit_one),
 		cmocka_unit_test(test_webhook_sign),
+		cmocka_unit_test(test_webhook_connect),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_retry_after_huge),
