@@ -48,7 +48,11 @@ unit: $(UNIT)
 integration: build/asan/herald
 	HERALD_BIN=build/asan/herald python3 tests/integration/run.py
 
-test: build/herald unit integration
+# a short fuzzing pass of every target (longer: fuzz/run.sh SECONDS)
+fuzz:
+	fuzz/run.sh $(or $(FUZZ_SECONDS),10)
+
+test: build/herald unit integration fuzz
 
 deps:
 	@scripts/deps.sh

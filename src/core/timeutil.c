@@ -119,7 +119,8 @@ static void split(int64_t ms, struct tm *tm, int *msec)
 		s--;
 	}
 	time_t t = (time_t)s;
-	gmtime_r(&t, tm);
+	if (!gmtime_r(&t, tm))
+		memset(tm, 0, sizeof(*tm)); /* out of range: print 1900-01-00, never garbage */
 	*msec = (int)r;
 }
 

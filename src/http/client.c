@@ -247,7 +247,7 @@ int hresp_header(const struct hresp *r, const char *name, char *out, size_t outl
 			while (*v == ' ' || *v == '\t')
 				v++;
 			size_t vl = (size_t)(p + ll - v);
-			while (vl && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
+			while (vl && (v[vl - 1] == '\r' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 				vl--;
 			if (vl >= outlen)
 				vl = outlen - 1;

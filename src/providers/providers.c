@@ -13,10 +13,18 @@
 
 extern const struct provider provider_webhook;
 extern const struct provider provider_rss;
+extern const struct provider provider_telegram;
+extern const struct provider provider_discord;
+extern const struct provider provider_slack;
+extern const struct provider provider_nostr;
 
 static const struct provider *const table[] = {
 	&provider_webhook,
 	&provider_rss,
+	&provider_telegram,
+	&provider_discord,
+	&provider_slack,
+	&provider_nostr,
 };
 
 #define NPROV (sizeof(table) / sizeof(table[0]))
@@ -48,8 +56,9 @@ int64_t pub_retry_after(const struct hresp *r)
 		return 0;
 	char *end;
 	long secs = strtol(v, &end, 10);
+	/* a day is the most any platform asks for; more is a broken header */
 	if (end != v && !*end && secs >= 0)
-		return (int64_t)secs * 1000;
+		return (int64_t)(secs > 86400 ? 86400 : secs) * 1000;
 	struct tm tm = {0};
 	if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
 		int64_t at = (int64_t)timegm(&tm) * 1000 - now_ms();

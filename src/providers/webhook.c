@@ -62,9 +62,18 @@ static int webhook_connect(struct arena *a, json_t *cred, const char **profile, 
 		*err = "credentials.secret must be a string";
 		return -1;
 	}
-	if (s && strlen(json_string_value(s)) < 16) {
-		*err = "credentials.secret must be at least 16 characters";
-		return -1;
+	if (s) {
+		/* refuse here what webhook_sign could not use at publish time */
+		const char *sec = json_string_value(s);
+		const char *b64 = !strncmp(sec, "whsec_", 6) ? sec + 6 : sec;
+		unsigned char key[256];
+		size_t klen = 0;
+		if (sodium_base642bin(key, sizeof(key), b64, strlen(b64), NULL, &klen, NULL,
+				      sodium_base64_VARIANT_ORIGINAL) || klen < 16) {
+			*err = "credentials.secret must be whsec_ followed by base64 of at least 16 bytes";
+			return -1;
+		}
+		sodium_memzero(key, sizeof(key));
 	}
 	if (!s) {
 		unsigned char raw[24];

@@ -9,6 +9,7 @@ Stdlib only; it reads HERALD_BIN like the harness (default build/asan/herald,
 relative to the repository root).
 """
 
+import atexit
 import base64
 import datetime as _dt
 import http.client
@@ -59,6 +60,21 @@ def parse_iso(s):
 def whole_ms(t):
     """Round a time to the millisecond herald stores."""
     return round(t * 1000) / 1000.0
+
+
+_live = set()  # Nodes not closed yet: their processes are killed at exit (e.g. Ctrl-C)
+
+
+@atexit.register
+def _kill_leftovers():
+    for node in list(_live):
+        for p in node.procs:
+            if p.proc.poll() is None:
+                p.proc.kill()
+                p.proc.wait()
+            p._close()
+        if not node.keep_dir:
+            shutil.rmtree(node.tmp, ignore_errors=True)
 
 
 class Proc:
@@ -202,6 +218,7 @@ class Node:
         self.procs = []
         self.proc = None
         self._runs = 0
+        _live.add(self)
 
     def env(self, extra=None):
         e = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
@@ -276,6 +293,7 @@ class Node:
 
     def close(self):
         """SIGTERM what still runs; AssertionError on a bad exit or a sanitizer report."""
+        _live.discard(self)
         problems = []
         p = self.proc
         if p is not None and p.alive():

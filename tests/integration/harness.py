@@ -10,6 +10,7 @@ stdout and stderr of the server go to files (not pipes): the access log on
 stderr would otherwise fill a pipe buffer and block the server.
 """
 
+import atexit
 import datetime as _dt
 import http.client
 import itertools as _it
@@ -24,6 +25,8 @@ import time
 import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
 def _resolve_bin():
     b = os.environ.get("HERALD_BIN", "build/asan/herald")
     if os.path.isabs(b):
@@ -82,11 +85,25 @@ def run_cli(*args, env=None, timeout=30, sanitizer_check=True):
     return p.returncode, out, err
 
 
-class Herald:
-    """One running `herald serve` on a fresh data dir."""
+_live = set()  # servers not stopped yet: killed at exit (e.g. after Ctrl-C)
 
-    def __init__(self, test=None, env=None, start_timeout=10.0):
-        self.test = test
+
+@atexit.register
+def _kill_leftovers():
+    for h in list(_live):
+        try:
+            if h.proc.poll() is None:
+                h.proc.kill()
+                h.proc.wait()
+        finally:
+            h._close_files()
+            shutil.rmtree(h.tmp, ignore_errors=True)
+
+
+class Herald:
+    """One running `herald serve` on a fresh data dir (under tempfile, removed by stop())."""
+
+    def __init__(self, env=None, start_timeout=10.0):
         self.extra_env = dict(env or {})
         self.tmp = tempfile.mkdtemp(prefix="herald-it-")
         self.data_dir = os.path.join(self.tmp, "data")
@@ -110,6 +127,7 @@ class Herald:
             stdout=self._out,
             stderr=self._err,
         )
+        _live.add(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with open(self.out_path, "r", errors="replace") as f:
@@ -125,6 +143,7 @@ class Herald:
         if rc is None:
             self.proc.kill()
             self.proc.wait()
+        _live.discard(self)
         self._close_files()
         err = self.stderr()
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -171,6 +190,7 @@ class Herald:
             else:
                 rc = self.proc.returncode
         finally:
+            _live.discard(self)
             self._close_files()
             err = self.stderr()
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -199,21 +219,27 @@ class Herald:
         return run_cli(*(list(args) + ["--data-dir", self.data_dir]), env=e)
 
     def key(self, org):
+        """`herald keys create --org ORG`: exactly one line, a 64-hex key."""
         rc, out, err = self.cli("keys", "create", "--org", org)
-        assert rc == 0, "keys create failed: rc=%d %s" % (rc, err)
+        if rc != 0:
+            raise AssertionError("keys create failed: rc=%d %s" % (rc, err))
         lines = out.splitlines()
-        assert len(lines) == 1 and out.endswith("\n"), "keys create printed %r" % out
-        assert HEX64_RE.match(lines[0]), "not a 64-hex key: %r" % lines[0]
+        if len(lines) != 1 or not out.endswith("\n") or not HEX64_RE.match(lines[0]):
+            raise AssertionError("keys create must print one line with a 64-hex key, printed %r" % out)
         return lines[0]
 
-    def channel(self, org, name, url="https://example.com/hook"):
+    def channel(self, org, name, url="http://127.0.0.1:9/hook"):
+        """`herald channels add --provider webhook`; returns the channel id.  The
+        default URL is a closed local port: nothing leaves the machine."""
         rc, out, err = self.cli(
             "channels", "add", "--org", org, "--provider", "webhook", "--name", name,
             "--credentials", json.dumps({"url": url}),
         )
-        assert rc == 0, "channels add failed: rc=%d %s" % (rc, err)
+        if rc != 0:
+            raise AssertionError("channels add failed: rc=%d %s" % (rc, err))
         lines = out.splitlines()
-        assert len(lines) == 1 and lines[0], "channels add printed %r" % out
+        if len(lines) != 1 or not lines[0]:
+            raise AssertionError("channels add must print one line (the id), printed %r" % out)
         return lines[0]
 
     def key_ids(self):
@@ -275,10 +301,10 @@ class Herald:
 
 
 class HeraldTestCase(unittest.TestCase):
-    """Base class: one server per test class (setUpClass), optional extra env.
+    """Base class: one server per test class (setUpClass), extra env in `server_env`.
 
-    Subclasses call self.srv.request(...) etc.  The server is stopped in
-    tearDownClass; a sanitizer report or bad exit fails the class."""
+    Subclasses call self.srv.request(...) etc.  The server is stopped by a
+    class cleanup; a sanitizer report or a bad exit fails the class."""
 
     server_env = None
     srv = None
@@ -286,9 +312,11 @@ class HeraldTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.srv = Herald(env=cls.server_env)
+        # a class cleanup also runs when a subclass's setUpClass fails later on
+        cls.addClassCleanup(cls._stop_server)
 
     @classmethod
-    def tearDownClass(cls):
+    def _stop_server(cls):
         if cls.srv:
             srv, cls.srv = cls.srv, None
             srv.stop()
