@@ -874,7 +874,10 @@ static int dc_connect(struct arena *a, json_t *cred, const char **profile, const
 		*profile = arena_printf(a, "webhook %s", d.wid);
 		return 0;
 	}
-	/* store one representation */
+	/* store one representation (copies first: the old values are freed) */
+	d.token = arena_strdup(a, d.token);
+	d.channel = arena_strdup(a, d.channel);
+	d.guild = arena_strdup(a, d.guild);
 	json_object_set_new(cred, "token", json_string(d.token));
 	json_object_set_new(cred, "channel", json_string(d.channel));
 	if (d.guild)

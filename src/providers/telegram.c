@@ -794,7 +794,7 @@ static int tg_connect(struct arena *a, json_t *cred, const char **profile, const
 		       "(123456789:AA...), as @BotFather gives it";
 		return -1;
 	}
-	const char *chat = chat_of(a, cred);
+	const char *chat = arena_strdup(a, chat_of(a, cred));
 	if (!chat || !chat_ok(chat)) {
 		*err = "credentials.chat_id must be a numeric chat id (-100... for channels and "
 		       "supergroups) or @channelusername";

@@ -36,8 +36,9 @@ class HelpTest(unittest.TestCase):
                     rc, out, err = run_cli(c, flag)
                     self.assertEqual(rc, 0, err)
                     self.assertTrue(out.startswith("usage: herald %s" % c), out)
-                    rc2, out2, _ = run_cli("help", c)
-                    self.assertEqual((rc2, out2), (0, out))
+                    if flag == "--help":
+                        rc2, out2, _ = run_cli("help", c)
+                        self.assertEqual((rc2, out2), (0, out))
         rc, out, err = run_cli("serve", "--help")
         for opt in ("--listen", "--data-dir", "HERALD_API_LIMIT", "HERALD_MAX_BODY"):
             self.assertIn(opt, out)

@@ -505,7 +505,7 @@ class CreatePostsTest(HeraldTestCase):
         self.assertEqual(b["content"], "via /api")
 
     def test_concurrent_creates(self):
-        """Parallel writers on both event loops: every create lands, no 5xx."""
+        # Parallel writers on both event loops: every create lands, no 5xx.
         orgs = [self.new_org() for _ in range(4)]
         when = future(days=17)
         results = []
@@ -613,7 +613,8 @@ class GetEditPostTest(HeraldTestCase):
 
     def test_get_unknown(self):
         key, _ = self.new_org()
-        for pid in ("01nosuchpost00000000000000", "x", "a-b_c"):
+        for pid in ("01nosuchpost00000000000000", "x", "a-b_c", "%27%3B%20DROP%20TABLE%20posts%3B--",
+                    "%25", "a" * 5000, "..", "%2e%2e"):
             st, h, b = self.srv.request("GET", "/public/v1/posts/" + pid, key=key)
             self.assertEnvelope(st, h, b, 404, "not_found")
             self.assertEqual(b["msg"], "Post not found")

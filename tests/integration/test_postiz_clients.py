@@ -26,7 +26,7 @@ def js_iso(d):
 class ClientShapesTest(HeraldTestCase):
 
     def test_cli_posts_create_shape(self):
-        """posts:create -c Hello -c 'first reply' -m URL -s DATE -i ID --settings JSON"""
+        # posts:create -c Hello -c 'first reply' -m URL -s DATE -i ID --settings JSON
         key, (ch,) = self.new_org()
         when = future(days=60)
         body = {
@@ -55,7 +55,7 @@ class ClientShapesTest(HeraldTestCase):
         self.assertEqual(p["publishDate"], iso_z(when))
 
     def test_cli_posts_list_default_window(self):
-        """posts:list without dates: now - 30 d .. now + 30 d as toISOString()."""
+        # posts:list without dates: now - 30 d .. now + 30 d as toISOString().
         key, (ch,) = self.new_org()
         when = future(days=5)
         pid = self.create_ok(key, {"type": "schedule", "date": js_iso(when), "shortLink": False,
@@ -70,7 +70,7 @@ class ClientShapesTest(HeraldTestCase):
         self.assertEqual([p["id"] for p in b["posts"]], [pid])
 
     def test_url_encoded_dates(self):
-        """Scripts often encode the query (':' as %3A)."""
+        # Scripts often encode the query (':' as %3A).
         key, (ch,) = self.new_org()
         when = future(days=6)
         pid = self.create_ok(key, {"type": "draft", "date": iso_z(when), "shortLink": False, "tags": [],
@@ -83,7 +83,7 @@ class ClientShapesTest(HeraldTestCase):
         self.assertEqual([p["id"] for p in b["posts"]], [pid])
 
     def test_sdk_minimal_body(self):
-        """@postiz/node and hand-written scripts: no settings, no image arrays, no shortLink."""
+        # @postiz/node and hand-written scripts: no settings, no image arrays, no shortLink.
         key, (ch,) = self.new_org()
         body = {"type": "schedule", "date": iso_z(future(days=7)), "tags": [],
                 "posts": [{"integration": {"id": ch}, "value": [{"content": "minimal"}]}]}
