@@ -40,6 +40,19 @@ void api_reply(struct call *c, int status, json_t *v)
 	free(s);
 }
 
+static json_t *envelope(struct call *c, enum herr e, const char *field, const char *msg);
+
+static json_t *envelope_rule(struct call *c, enum herr e, const char *field, const char *msg,
+			     const char *rule, const char *platform)
+{
+	json_t *err = envelope(c, e, field, msg);
+	if (rule)
+		json_object_set_new(err, "rule", json_string(rule));
+	if (platform)
+		json_object_set_new(err, "platform", json_string(platform));
+	return err;
+}
+
 static json_t *envelope(struct call *c, enum herr e, const char *field, const char *msg)
 {
 	const struct herr_info *hi = herr_info(e);
@@ -57,7 +70,7 @@ static json_t *envelope(struct call *c, enum herr e, const char *field, const ch
 }
 
 static void fail_v(struct call *c, int status_override, enum herr e, const char *field,
-		   const char *postiz_key, const char *fmt, va_list ap)
+		   const char *rule, const char *platform, const char *fmt, va_list ap)
 {
 	char *msg = arena_vprintf(c->a, fmt, ap);
 	int status = status_override ? status_override : herr_info(e)->status;
@@ -66,12 +79,11 @@ static void fail_v(struct call *c, int status_override, enum herr e, const char 
 	if (postiz) {
 		/* Postiz's NestJS errors carry statusCode+message, its middleware
 		 * errors carry msg; clients read one or the other, so send both. */
-		(void)postiz_key;
 		json_object_set_new(body, "statusCode", json_integer(status));
 		json_object_set_new(body, "message", json_string(msg));
 		json_object_set_new(body, "msg", json_string(msg));
 	}
-	json_object_set_new(body, "error", envelope(c, e, field, msg));
+	json_object_set_new(body, "error", envelope_rule(c, e, field, msg, rule, platform));
 	api_reply(c, status, body);
 }
 
@@ -79,7 +91,16 @@ void api_fail(struct call *c, enum herr e, const char *field, const char *fmt, .
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fail_v(c, 0, e, field, NULL, fmt, ap);
+	fail_v(c, 0, e, field, NULL, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void api_fail_rule(struct call *c, enum herr e, const char *field, const char *rule,
+		   const char *platform, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fail_v(c, 0, e, field, rule, platform, fmt, ap);
 	va_end(ap);
 }
 
@@ -89,7 +110,7 @@ static void fail_msg(struct call *c, enum herr e, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fail_v(c, 0, e, NULL, "msg", fmt, ap);
+	fail_v(c, 0, e, NULL, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 

@@ -72,6 +72,9 @@ void api_reply(struct call *c, int status, json_t *v); /* steals v */
 void api_fail(struct call *c, enum herr e, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void api_fail_storage(struct call *c);
+/* api_fail with the preflight rule id and platform of SPEC 5/6. */
+void api_fail_rule(struct call *c, enum herr e, const char *field, const char *rule,
+		   const char *platform, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Parse the body as a JSON object; on failure the reply is sent and NULL
  * returned.  The value is freed with the request arena. */

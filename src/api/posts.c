@@ -612,7 +612,9 @@ static int parse_entry(struct call *c, json_t *e, size_t idx, int is_draft, stru
 			return -1;
 		}
 		if (!is_draft && out->pr && out->pr->max_length && len > (size_t)out->pr->max_length) {
-			api_fail(c, HERR_PREFLIGHT, arena_printf(c->a, "%s.content", ip),
+			api_fail_rule(c, HERR_PREFLIGHT, arena_printf(c->a, "%s.content", ip),
+				 arena_printf(c->a, "%s.text.max_length", out->pr->identifier),
+				 out->pr->identifier,
 				 "%s.content is %zu characters; %s allows %d", ip, len, out->pr->name,
 				 out->pr->max_length);
 			return -1;
@@ -710,6 +712,23 @@ void h_posts_create(void *p)
 	for (size_t i = 0; i < ne; i++)
 		if (parse_entry(c, json_array_get(posts, i), i, is_draft, &ents[i]))
 			return;
+	/* an id names one row: the same id twice would make a row its own
+	 * parent or move it between entries */
+	for (size_t i = 0; i < ne; i++)
+		for (size_t j = 0; j < ents[i].nitems; j++) {
+			const char *id = ents[i].items[j].id;
+			if (!id)
+				continue;
+			for (size_t k = 0; k <= i; k++)
+				for (size_t l = 0; l < (k == i ? j : ents[k].nitems); l++)
+					if (ents[k].items[l].id && !strcmp(ents[k].items[l].id, id)) {
+						api_fail(c, HERR_VALIDATION,
+							 arena_printf(c->a, "posts[%zu].value[%zu].id", i, j),
+							 "posts[%zu].value[%zu].id repeats id %s of posts[%zu].value[%zu]",
+							 i, j, id, k, l);
+						return;
+					}
+		}
 	for (size_t i = 0; i < ntags; i++) {
 		char *tid;
 		if (store_tag_ensure(c->st, c->a, c->org_id, tag_names[i], NULL, &tid)) {

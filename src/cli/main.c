@@ -173,6 +173,7 @@ int main(int argc, char **argv)
 	char err[512];
 	if (config_load(&cfg, &sargc, sargv, err, sizeof(err))) {
 		fprintf(stderr, "herald %s: %s\n", c->name, err);
+		config_release(&cfg);
 		return 2;
 	}
 	if (!strcmp(cfg.log_level, "debug"))

@@ -60,7 +60,7 @@ static int parse_listen(const char *spec, char *host, size_t hl, char *port, siz
 	return 0;
 }
 
-static int bind_socket(const char *addr, int *port_io, char *err, size_t errlen)
+static int bind_socket(const char *addr, int *port_io, int reuseport, char *err, size_t errlen)
 {
 	char host[256], port[16];
 	if (parse_listen(addr, host, sizeof(host), port, sizeof(port))) {
@@ -86,7 +86,8 @@ static int bind_socket(const char *addr, int *port_io, char *err, size_t errlen)
 	}
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 1024)) {
 		snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
 		close(fd);
@@ -112,6 +113,8 @@ static enum http_method map_method(enum evhttp_cmd_type t, const char **name)
 	case EVHTTP_REQ_DELETE: *name = "DELETE"; return HM_DELETE;
 	case EVHTTP_REQ_HEAD: *name = "HEAD"; return HM_HEAD;
 	case EVHTTP_REQ_OPTIONS: *name = "OPTIONS"; return HM_OPTIONS;
+	case EVHTTP_REQ_TRACE: *name = "TRACE"; return HM_OTHER;
+	case EVHTTP_REQ_CONNECT: *name = "CONNECT"; return HM_OTHER;
 	default: *name = "OTHER"; return HM_OTHER;
 	}
 }
@@ -335,13 +338,20 @@ int http_serve(const struct http_server_opts *o, char *err, size_t errlen)
 	signal(SIGPIPE, SIG_IGN);
 	nloops = o->threads > 0 ? o->threads : 1;
 	loops = xcalloc((size_t)nloops, sizeof(*loops));
+	/* SO_REUSEPORT would also let a second herald share the port and take
+	 * half the connections: probe with a plain bind first so that a port in
+	 * use is refused, then bind one SO_REUSEPORT socket per loop to it */
 	int port = 0;
+	int probe = bind_socket(o->listen, &port, 0, err, errlen);
+	if (probe < 0)
+		goto out;
+	close(probe);
 	for (int i = 0; i < nloops; i++) {
 		struct loop *l = &loops[i];
 		l->index = i;
 		l->o = o;
 		l->fd = -1;
-		l->fd = bind_socket(o->listen, &port, err, errlen);
+		l->fd = bind_socket(o->listen, &port, 1, err, errlen);
 		if (l->fd < 0)
 			goto out;
 		l->base = event_base_new();
@@ -353,9 +363,12 @@ int http_serve(const struct http_server_opts *o, char *err, size_t errlen)
 		evhttp_set_max_body_size(l->http, (ev_ssize_t)(o->max_body * HARD_BODY_FACTOR));
 		evhttp_set_max_headers_size(l->http, 64 * 1024);
 		evhttp_set_timeout(l->http, o->timeout_s);
+		/* every method libevent knows reaches the handler, which answers
+		 * 405 with the envelope (libevent's own refusal is bare HTML) */
 		evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 							   EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
-							   EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+							   EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS |
+							   EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
 		evhttp_set_gencb(l->http, on_request, l);
 		if (!evhttp_accept_socket_with_handle(l->http, l->fd)) {
 			snprintf(err, errlen, "cannot accept on socket");

@@ -537,7 +537,7 @@ static int cmp_facet(const void *x, const void *y)
  * Facets of text: the spans the HTML marked (anchors, mention spans) first,
  * then what the text itself shows, with the rules of Bluesky's own
  * RichText.detectFacets: http(s) URLs after whitespace or '(' (trailing
- * .,;:!? and an unbalanced ')' not included), @handles after whitespace or
+ * .,;:!?"' and unbalanced ')' not included), @handles after whitespace or
  * '(' (a valid domain-like handle), #tags / ＃tags after whitespace (not
  * only digits, trailing punctuation dropped, at most 64 characters).
  * Offsets are UTF-8 bytes.  Sorted by start, never overlapping.
@@ -584,9 +584,15 @@ static struct facet *detect_facets(struct arena *a, const char *t, const struct 
 					e--;
 					continue;
 				}
-				if (e > i && t[e - 1] == ')' && !memchr(t + i, '(', e - i)) {
-					e--;
-					continue;
+				if (e > i && t[e - 1] == ')') {
+					/* a ')' closes the URL's own '(' or the sentence's */
+					size_t open = 0, close = 0;
+					for (size_t k = i; k < e; k++)
+						open += t[k] == '(', close += t[k] == ')';
+					if (close > open) {
+						e--;
+						continue;
+					}
 				}
 				break;
 			}
@@ -1570,8 +1576,17 @@ static enum pub_status begin(struct pub_ctx *c)
 	s->f = detect_facets(c->a, s->text, sp, nsp, &s->nf);
 	s->rkey = item_tid(c->a, c->item_id);
 	if (c->parent_release_id) {
+		const char *repo, *coll, *rkey;
 		s->parent_uri = c->parent_release_id;
 		s->root_uri = c->root_release_id ? c->root_release_id : c->parent_release_id;
+		/* checked before any request: no terminal answer may follow a
+		 * session answer (the attempt log keeps the last response) */
+		if (parse_at_uri(c->a, s->parent_uri, &repo, &coll, &rkey) ||
+		    parse_at_uri(c->a, s->root_uri, &repo, &coll, &rkey)) {
+			c->error = arena_printf(c->a, "the post to reply to has no valid at:// URI (%s)",
+						s->parent_uri);
+			return PUB_FAILED;
+		}
 	}
 	size_t nm = json_array_size(c->media);
 	if (nm) {
@@ -1629,7 +1644,7 @@ static enum pub_status on_session(struct pub_ctx *c, struct bs *s, const struct 
 	const char *handle = json_string_value(json_object_get(j, "handle"));
 	if (!acc || !did) {
 		json_decref(j);
-		c->error = arena_printf(c->a, "Bluesky session answer without accessJwt/did: %.200s", r->body);
+		c->error = "Bluesky answered the login without accessJwt or did";
 		return PUB_RETRY;
 	}
 	json_object_set_new(c->credentials, "accessJwt", json_string(acc));

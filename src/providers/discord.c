@@ -299,12 +299,21 @@ static char *attr_get(struct arena *a, const struct tag *t, const char *name)
 	return NULL;
 }
 
+/* Whether content is HTML: it holds at least one tag the Postiz editor
+ * writes.  "a <b> c" is HTML, "x <y> z" or "1 < 2" is plain text. */
 static int has_tags(const char *s)
 {
+	static const char *const known[] = {"p",  "br", "div", "span", "strong", "b",  "em",
+					    "i",  "u",  "s",   "strike", "del",  "ins", "a",
+					    "ul", "ol", "li",  "h1",   "h2",     "h3",  "h4",
+					    "h5", "h6", "blockquote", "pre", "code", "hr",  "img"};
 	for (const char *p = strchr(s, '<'); p; p = strchr(p + 1, '<')) {
 		struct tag t;
-		if (parse_tag(p, &t) && strcmp(t.name, "!"))
-			return 1;
+		if (!parse_tag(p, &t))
+			continue;
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (!strcmp(t.name, known[i]))
+				return 1;
 	}
 	return 0;
 }
@@ -385,10 +394,11 @@ static void md_close_one(struct md *v)
 	const char *src = v->st[v->depth].src;
 	if (v->st[v->depth].href) {
 		size_t st = v->st[v->depth].start;
-		char *text = arena_strndup(v->a, v->out.p + st, v->out.len - st);
+		char *text = v->out.p ? arena_strndup(v->a, v->out.p + st, v->out.len - st) : "";
 		const char *href = v->st[v->depth].href;
 		v->out.len = st;
-		v->out.p[st] = 0;
+		if (v->out.p)
+			v->out.p[st] = 0;
 		if (!*text || !strcmp(text, href)) {
 			md_put(v, href, strlen(href));
 		} else {

@@ -1084,6 +1084,17 @@ static struct nreq *find_active(uint64_t seq)
 	return NULL;
 }
 
+/* Copy valid UTF-8 text, cut at a character boundary to fit. */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	if (src[n])
+		while (n && ((unsigned char)src[n] & 0xc0) == 0x80)
+			n--;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
 static void relay_done(struct relay *r, int result, const char *msg)
 {
 	if (r->state == RS_DONE)
@@ -1091,7 +1102,7 @@ static void relay_done(struct relay *r, int result, const char *msg)
 	r->state = RS_DONE;
 	r->result = result;
 	if (msg && !r->msg[0])
-		snprintf(r->msg, sizeof(r->msg), "%s", msg);
+		copy_text(r->msg, sizeof(r->msg), msg);
 }
 
 static const char *result_name(const struct relay *r)
@@ -1108,33 +1119,28 @@ static const char *result_name(const struct relay *r)
 /* Build the answer handed to publish(): see the top of the file. */
 static void build_answer(struct nreq *q)
 {
-	int ok = 0, rej = 0, tr = 0, na = 0, sent = 0, timed_out = 0;
+	int ok = 0, tr = 0, na = 0, sent = 0, timed_out = 0;
 	json_t *arr = json_array();
 	struct buf why;
 	buf_init(&why, 16384);
 	for (int i = 0; i < q->nrelays; i++) {
 		struct relay *r = &q->r[i];
 		ok += r->result == RR_OK || r->result == RR_DUP;
-		rej += r->result == RR_REJECTED;
 		tr += r->result == RR_TRANSIENT;
 		na += r->result == RR_NOANSWER || r->result == RR_NONE;
 		sent |= r->sent;
 		timed_out |= r->timed_out;
-		const char *m = r->msg[0] ? r->msg : r->notice[0] ? r->notice : "";
 		json_t *o = json_pack("{s:s,s:s,s:s,s:b}", "url", r->url, "status", result_name(r),
-				      "message", m, "sent", r->sent);
-		if (o && r->notice[0] && strcmp(m, r->notice))
+				      "message", r->msg, "sent", r->sent);
+		if (r->notice[0])
 			json_object_set_new(o, "notice", json_string(r->notice));
-		if (o)
-			json_array_append_new(arr, o);
-		else /* a relay message that is not valid UTF-8 */
-			json_array_append_new(arr, json_pack("{s:s,s:s,s:b}", "url", r->url, "status",
-							     result_name(r), "sent", r->sent));
+		json_array_append_new(arr, o);
 		if (r->result != RR_OK && r->result != RR_DUP)
 			(void)!buf_printf(&why, "%s%s: %s%s%s", why.len ? "; " : "", r->url,
-					  m[0] ? m : "no answer",
-					  r->notice[0] && strcmp(m, r->notice) ? "; notice: " : "",
-					  r->notice[0] && strcmp(m, r->notice) ? r->notice : "");
+					  r->msg[0] ? r->msg : "no answer",
+					  r->notice[0] ? " (notice: " : "", r->notice[0] ? r->notice : "");
+		if (r->result != RR_OK && r->result != RR_DUP && r->notice[0])
+			(void)!buf_adds(&why, ")");
 	}
 	json_t *body = json_pack("{s:s,s:i,s:o}", "id", q->id, "accepted", ok, "relays", arr);
 	q->resp.body = json_dumps(body, JSON_COMPACT);
@@ -1295,7 +1301,7 @@ static int relay_message(struct nreq *q, struct relay *r, const char *text, size
 	} else if (type && !strcmp(type, "NOTICE")) {
 		const char *msg = json_string_value(json_array_get(m, 1));
 		if (msg)
-			snprintf(r->notice, sizeof(r->notice), "%s", msg);
+			copy_text(r->notice, sizeof(r->notice), msg);
 	}
 	json_decref(m);
 	return known;
@@ -1372,7 +1378,11 @@ static int lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if (r->state == RS_OPEN && !r->sent) {
-			int n = lws_write(wsi, q->frame + LWS_PRE, q->frame_len, LWS_WRITE_TEXT);
+			/* lws masks the payload in place: each relay writes its own copy */
+			unsigned char *f = xmalloc(LWS_PRE + q->frame_len);
+			memcpy(f + LWS_PRE, q->frame + LWS_PRE, q->frame_len);
+			int n = lws_write(wsi, f + LWS_PRE, q->frame_len, LWS_WRITE_TEXT);
+			free(f);
 			if (n < (int)q->frame_len) {
 				relay_done(r, RR_NOANSWER, "cannot send the event");
 				r->wsi = NULL;
@@ -1627,9 +1637,9 @@ static enum pub_status prepare(struct pub_ctx *c)
 			continue;
 		if (!strstr(text, p))
 			ok &= buf_printf(&content, "%s%s", content.len ? "\n" : "", p) == 0;
-		json_t *im = json_pack("[s,s++]", "imeta", "url ", p);
+		json_t *im = json_pack("[s,s+]", "imeta", "url ", p);
 		if (im && alt && *alt)
-			json_array_append_new(im, json_pack("s++", "alt ", alt));
+			json_array_append_new(im, json_pack("s+", "alt ", alt));
 		if (im)
 			json_array_append_new(tags, im);
 	}

@@ -17,6 +17,8 @@ extern const struct provider provider_telegram;
 extern const struct provider provider_discord;
 extern const struct provider provider_slack;
 extern const struct provider provider_nostr;
+extern const struct provider provider_bluesky;
+extern const struct provider provider_mastodon;
 
 static const struct provider *const table[] = {
 	&provider_webhook,
@@ -25,6 +27,8 @@ static const struct provider *const table[] = {
 	&provider_discord,
 	&provider_slack,
 	&provider_nostr,
+	&provider_bluesky,
+	&provider_mastodon,
 };
 
 #define NPROV (sizeof(table) / sizeof(table[0]))

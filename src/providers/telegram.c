@@ -294,12 +294,21 @@ static char *attr_get(struct arena *a, const struct tag *t, const char *name)
 	return NULL;
 }
 
+/* Whether content is HTML: it holds at least one tag the Postiz editor
+ * writes.  "a <b> c" is HTML, "x <y> z" or "1 < 2" is plain text. */
 static int has_tags(const char *s)
 {
+	static const char *const known[] = {"p",  "br", "div", "span", "strong", "b",  "em",
+					    "i",  "u",  "s",   "strike", "del",  "ins", "a",
+					    "ul", "ol", "li",  "h1",   "h2",     "h3",  "h4",
+					    "h5", "h6", "blockquote", "pre", "code", "hr",  "img"};
 	for (const char *p = strchr(s, '<'); p; p = strchr(p + 1, '<')) {
 		struct tag t;
-		if (parse_tag(p, &t) && strcmp(t.name, "!"))
-			return 1;
+		if (!parse_tag(p, &t))
+			continue;
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (!strcmp(t.name, known[i]))
+				return 1;
 	}
 	return 0;
 }
@@ -314,7 +323,7 @@ struct conv {
 	struct sb out;
 	struct {
 		char src[16];
-		const char *dst;
+		const char *dst; /* a string literal */
 	} st[CONV_DEPTH];
 	int depth;
 	int list_n[CONV_LISTS]; /* 0: bullets, >0: next number */
@@ -511,7 +520,7 @@ static void conv_tag(struct conv *v, const struct tag *t)
 		} else {
 			ensure_line(v);
 			if (!literal && !open_has(v, n))
-				conv_push(v, n, n, NULL);
+				conv_push(v, n, n[0] == 'p' ? "pre" : "blockquote", NULL);
 		}
 		return;
 	}

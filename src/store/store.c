@@ -620,6 +620,8 @@ int store_post_write(struct store *st, struct arena *a, const struct store_post_
 	int64_t now = now_ms();
 	int status = -1;
 	char *prev = NULL, *root = NULL;
+	/* type update keeps states; an item it adds takes the thread's state */
+	const char *new_state = w->state ? w->state : PS_QUEUED;
 	if (begin(st))
 		return -1;
 	for (size_t i = 0; i < w->nitems; i++) {
@@ -666,6 +668,8 @@ int store_post_write(struct store *st, struct arena *a, const struct store_post_
 					goto out;
 				}
 				exists = 1;
+				if (!w->state && i == 0)
+					new_state = state;
 			}
 			id = arena_strdup(a, it->id);
 		} else {
@@ -699,7 +703,7 @@ int store_post_write(struct store *st, struct arena *a, const struct store_post_
 		bt(st, s, 7, it->media ? it->media : "[]");
 		bt(st, s, 8, w->settings ? w->settings : "{}");
 		bi(st, s, 9, it->delay_min);
-		bt(st, s, 10, w->state);
+		bt(st, s, 10, exists ? w->state : new_state);
 		bi(st, s, 11, w->publish_at);
 		if (w->interval_days > 0)
 			bi(st, s, 12, w->interval_days);

@@ -36,7 +36,29 @@ def _resolve_bin():
     return os.path.join(ROOT, b)
 
 
-HERALD_BIN = _resolve_bin()
+def _snapshot(path):
+    """A private copy of the binary for this run: a rebuild of build/ while the
+    suite runs must not swap the binary under it (or fail with ETXTBSY)."""
+    if not os.path.isfile(path):
+        return path
+    d = tempfile.mkdtemp(prefix="herald-it-bin-")
+    atexit.register(shutil.rmtree, d, True)
+    dst = os.path.join(d, "herald")
+    for _ in range(50):  # a linker may be writing it right now
+        shutil.copy2(path, dst)
+        try:
+            if subprocess.run([dst, "version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"),
+                              timeout=10).returncode == 0:
+                return dst
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        time.sleep(0.2)
+    return path
+
+
+HERALD_BIN_SOURCE = _resolve_bin()
+HERALD_BIN = _snapshot(HERALD_BIN_SOURCE)
 
 
 def _is_sanitized(path):
@@ -120,13 +142,18 @@ class Herald:
     def _start(self, timeout):
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(
-            [HERALD_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
-            env=base_env(self.extra_env),
-            stdin=subprocess.DEVNULL,
-            stdout=self._out,
-            stderr=self._err,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [HERALD_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
+                env=base_env(self.extra_env),
+                stdin=subprocess.DEVNULL,
+                stdout=self._out,
+                stderr=self._err,
+            )
+        except OSError:
+            self._close_files()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
         _live.add(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

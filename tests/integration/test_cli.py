@@ -93,7 +93,6 @@ class HelpTest(unittest.TestCase):
                 self.assertIn(word, err)
 
     @unittest.skipUnless(SANITIZED, "needs the ASan build")
-    @unittest.expectedFailure  # BUG: config_load() leaks the strings it set before an error
     def test_bad_option_values_no_leak(self):
         for args, env, word in self.BAD_OPTIONS:
             with self.subTest(args=args, env=env):
@@ -253,7 +252,6 @@ class ServeTest(unittest.TestCase):
         finally:
             shutil.rmtree(tmp)
 
-    @unittest.expectedFailure  # BUG: SO_REUSEPORT lets a 2nd herald share a port that is in use
     def test_serve_refuses_port_in_use(self):
         first = Herald()
         tmp = tempfile.mkdtemp(prefix="herald-it-")

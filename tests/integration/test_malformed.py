@@ -7,7 +7,7 @@ import re
 import socket
 import unittest
 
-from harness import Herald, HeraldTestCase, create_body, entry, future, item
+from harness import HeraldTestCase, create_body, entry, future, item
 
 
 class MalformedTest(HeraldTestCase):

@@ -1,0 +1,508 @@
+/*
+ * mastodon: any Mastodon-API instance (Mastodon, and the compatible parts of
+ * Pleroma/Akkoma/GoToSocial).
+ *
+ * Credentials: {instance (base URL), access_token}; connect checks their
+ * shape offline.  Tokens do not expire, so a 401 is an auth failure (the
+ * engine fails the post and the account needs reconnecting).
+ *
+ * One item: per attachment GET the bytes, POST /api/v2/media (multipart
+ * file + description = alt text), and while the answer is 202 poll
+ * GET /api/v1/media/:id until it stops answering 206; then
+ * POST /api/v1/statuses (JSON) with media_ids, in_reply_to_id (the previous
+ * thread item's status id), visibility, spoiler_text, sensitive, language.
+ *
+ * Exactly once: the status carries `Idempotency-Key: <item id>`, the same on
+ * every retry and after a crash; Mastodon answers a repeated key (within an
+ * hour) with the status it already made.  Hence PROV_IDEMPOTENT.
+ *
+ * Text: Postiz HTML becomes plain text (bsky_html_text from bluesky.c);
+ * Mastodon itself links URLs, @mentions and #hashtags.
+ */
+#include "provider.h"
+#include "../core/arena.h"
+#include "../core/timeutil.h"
+#include "../http/client.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+/* shared with bluesky.c (Postiz HTML -> plain text) */
+struct bsky_span;
+char *bsky_html_text(struct arena *a, const char *in, int inline_links, struct bsky_span **spans,
+		     size_t *nspans);
+
+#define MAX_MEDIA 4
+#define IMAGE_FETCH_MAX (16u << 20)  /* image_size_limit default */
+#define VIDEO_FETCH_MAX (100u << 20) /* video_size_limit default ~99 MiB */
+#define MAX_POLLS 30
+
+static const struct provider_field fields[] = {
+	{"instance", "url", 1, "base URL of the instance, e.g. https://mastodon.social"},
+	{"access_token", "secret", 1,
+	 "access token with write:statuses and write:media (Preferences > Development > New application)"},
+	{NULL, NULL, 0, NULL},
+};
+
+static int http_url(const char *u)
+{
+	return u && (!strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8));
+}
+
+static int masto_connect(struct arena *a, json_t *cred, const char **profile, const char **err)
+{
+	json_t *in = json_object_get(cred, "instance");
+	if (!json_is_string(in) || !json_string_length(in)) {
+		*err = "credentials.instance is required: the instance's URL, e.g. https://mastodon.social";
+		return -1;
+	}
+	const char *v = json_string_value(in);
+	while (*v == ' ')
+		v++;
+	char *u = http_url(v) ? arena_strdup(a, v) : arena_printf(a, "https://%s", v);
+	size_t l = strlen(u);
+	while (l && (u[l - 1] == '/' || u[l - 1] == ' '))
+		u[--l] = 0;
+	const char *host = strstr(u, "://") + 3;
+	int ok = *host && *host != '/' && l <= 512;
+	for (const char *p = u; ok && *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '?' || *p == '#')
+			ok = 0;
+	if (ok && strchr(host, '@'))
+		ok = 0;
+	if (!ok) {
+		*err = "credentials.instance must be an http(s) URL such as https://mastodon.social";
+		return -1;
+	}
+	json_t *tok = json_object_get(cred, "access_token");
+	if (!json_is_string(tok) || !json_string_length(tok)) {
+		*err = "credentials.access_token is required";
+		return -1;
+	}
+	const char *t = json_string_value(tok);
+	if (strlen(t) > 1024) {
+		*err = "credentials.access_token is longer than 1024 characters";
+		return -1;
+	}
+	for (const char *p = t; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+			*err = "credentials.access_token must not contain spaces or control characters";
+			return -1;
+		}
+	json_object_set_new(cred, "instance", json_string(u));
+	*profile = arena_strdup(a, host);
+	return 0;
+}
+
+enum op { OP_NONE, OP_MEDIA_GET, OP_MEDIA_UP, OP_MEDIA_POLL, OP_STATUS };
+
+struct media {
+	const char *url, *alt, *name;
+	const unsigned char *bytes;
+	size_t len;
+	const char *mime;
+	const char *id;
+	int video;
+};
+
+struct ms {
+	const char *base;
+	const char *text;
+	struct media *m;
+	size_t nm, mi;
+	int polls;
+	enum op op;
+};
+
+static const char *sniff(const unsigned char *b, size_t n)
+{
+	if (n >= 8 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8))
+		return "image/png";
+	if (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff)
+		return "image/jpeg";
+	if (n >= 6 && (!memcmp(b, "GIF87a", 6) || !memcmp(b, "GIF89a", 6)))
+		return "image/gif";
+	if (n >= 12 && !memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WEBP", 4))
+		return "image/webp";
+	if (n >= 12 && !memcmp(b + 4, "ftyp", 4))
+		return !memcmp(b + 8, "qt  ", 4) ? "video/quicktime" : "video/mp4";
+	if (n >= 4 && !memcmp(b, "\x1a\x45\xdf\xa3", 4))
+		return "video/webm";
+	return NULL;
+}
+
+static const char *token(struct pub_ctx *c)
+{
+	return json_string_value(json_object_get(c->credentials, "access_token"));
+}
+
+static const char *log_url(struct arena *a, const char *u)
+{
+	size_t q = strcspn(u, "?#");
+	return u[q] ? arena_printf(a, "%.*s?...", (int)q, u) : u;
+}
+
+/* Mastodon's {"error": "..."} (plus error_description), else a raw excerpt */
+static const char *masto_error(struct pub_ctx *c, const struct hresp *r)
+{
+	json_t *j = r->body_len ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+	const char *e = json_string_value(json_object_get(j, "error"));
+	const char *d = json_string_value(json_object_get(j, "error_description"));
+	const char *out;
+	if (e && d)
+		out = arena_printf(c->a, "%s (%s)", e, d);
+	else if (e)
+		out = arena_strdup(c->a, e);
+	else
+		out = arena_printf(c->a, "%.300s", r->body_len ? r->body : "(empty body)");
+	json_decref(j);
+	return out;
+}
+
+/* 429: X-RateLimit-Reset is an ISO 8601 time; Retry-After if present */
+static int64_t masto_retry_after(const struct hresp *r)
+{
+	int64_t ra = pub_retry_after(r);
+	char v[64];
+	int64_t at;
+	if (!ra && !hresp_header(r, "X-RateLimit-Reset", v, sizeof(v)) && !iso_parse(v, &at)) {
+		ra = at - now_ms();
+		if (ra < 0)
+			ra = 0;
+	}
+	return ra;
+}
+
+static enum pub_status fail(struct pub_ctx *c, const struct hresp *r, const char *what)
+{
+	const char *msg = masto_error(c, r);
+	c->error = arena_printf(c->a, "Mastodon %s: HTTP %ld %s", what, r->status, msg);
+	if (r->status == 401)
+		return PUB_AUTH_EXPIRED;
+	/* media still processing when attached: wait, then try again */
+	if (r->status == 422 && strcasestr(msg, "processing")) {
+		c->retry_after_ms = 5000;
+		return PUB_RETRY;
+	}
+	enum pub_status st = pub_classify_status(r->status);
+	if (st == PUB_RETRY)
+		c->retry_after_ms = masto_retry_after(r);
+	if (st == PUB_OK || st == PUB_AUTH_EXPIRED)
+		st = PUB_FAILED;
+	return st;
+}
+
+static void auth_headers(struct pub_ctx *c, int h)
+{
+	c->req.headers[h++] = arena_printf(c->a, "Authorization: Bearer %s", token(c));
+	c->req.headers[h++] = "Accept: application/json";
+	c->req.headers[h] = NULL;
+}
+
+/* multipart/form-data with the file and its description (a plain field: a
+ * part with a Content-Type but no filename is a file to Rack) */
+static void media_upload(struct pub_ctx *c, struct ms *s, struct media *m)
+{
+	unsigned char rnd[12];
+	char bnd[64], hex[25];
+	randombytes_buf(rnd, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(bnd, sizeof(bnd), "----herald%s", hex);
+	/* a filename safe inside a quoted header parameter */
+	char *name = arena_strdup(c->a, m->name);
+	for (char *p = name; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '_';
+	const char *head = arena_printf(c->a,
+					"--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+					"filename=\"%s\"\r\nContent-Type: %s\r\n\r\n",
+					bnd, name, m->mime);
+	const char *tail;
+	if (m->alt && *m->alt)
+		tail = arena_printf(c->a,
+				    "\r\n--%s\r\nContent-Disposition: form-data; name=\"description\"\r\n"
+				    "\r\n%s\r\n--%s--\r\n",
+				    bnd, m->alt, bnd);
+	else
+		tail = arena_printf(c->a, "\r\n--%s--\r\n", bnd);
+	size_t hl = strlen(head), tl = strlen(tail);
+	char *body = arena_alloc(c->a, hl + m->len + tl + 1);
+	memcpy(body, head, hl);
+	memcpy(body + hl, m->bytes, m->len);
+	memcpy(body + hl + m->len, tail, tl);
+	c->req.method = "POST";
+	c->req.url = arena_printf(c->a, "%s/api/v2/media", s->base);
+	c->req.body = body;
+	c->req.body_len = hl + m->len + tl;
+	c->req.headers[0] = arena_printf(c->a, "Content-Type: multipart/form-data; boundary=%s", bnd);
+	auth_headers(c, 1);
+	c->req.timeout_ms = 120000;
+}
+
+static const char *setting_str(struct pub_ctx *c, const char *k)
+{
+	const char *v = json_string_value(json_object_get(c->settings, k));
+	return v && *v ? v : NULL;
+}
+
+static enum pub_status status_request(struct pub_ctx *c, struct ms *s)
+{
+	json_t *b = json_object();
+	json_object_set_new(b, "status", json_string(s->text));
+	if (s->nm) {
+		json_t *ids = json_array();
+		for (size_t i = 0; i < s->nm; i++)
+			json_array_append_new(ids, json_string(s->m[i].id));
+		json_object_set_new(b, "media_ids", ids);
+	}
+	if (c->parent_release_id)
+		json_object_set_new(b, "in_reply_to_id", json_string(c->parent_release_id));
+	const char *vis = setting_str(c, "visibility");
+	if (vis) {
+		if (strcmp(vis, "public") && strcmp(vis, "unlisted") && strcmp(vis, "private") &&
+		    strcmp(vis, "direct")) {
+			json_decref(b);
+			c->error = arena_printf(c->a,
+						"settings.visibility must be public, unlisted, private or direct (not '%s')",
+						vis);
+			return PUB_FAILED;
+		}
+		json_object_set_new(b, "visibility", json_string(vis));
+	}
+	const char *spoiler = setting_str(c, "spoiler_text");
+	if (spoiler)
+		json_object_set_new(b, "spoiler_text", json_string(spoiler));
+	json_t *sens = json_object_get(c->settings, "sensitive");
+	if (json_is_boolean(sens))
+		json_object_set_new(b, "sensitive", json_boolean(json_is_true(sens)));
+	else if (spoiler)
+		json_object_set_new(b, "sensitive", json_true());
+	const char *lang = setting_str(c, "language");
+	if (lang)
+		json_object_set_new(b, "language", json_string(lang));
+	char *txt = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	if (!txt) {
+		c->error = "cannot encode the status";
+		return PUB_FAILED;
+	}
+	s->op = OP_STATUS;
+	c->req.method = "POST";
+	c->req.url = arena_printf(c->a, "%s/api/v1/statuses", s->base);
+	c->req.body = arena_strdup(c->a, txt);
+	c->req.body_len = strlen(txt);
+	free(txt);
+	c->req.headers[0] = "Content-Type: application/json";
+	c->req.headers[1] = arena_printf(c->a, "Idempotency-Key: %s", c->item_id);
+	auth_headers(c, 2);
+	c->req.timeout_ms = 30000;
+	return PUB_SEND;
+}
+
+static enum pub_status advance(struct pub_ctx *c, struct ms *s)
+{
+	if (s->mi < s->nm) {
+		struct media *m = &s->m[s->mi];
+		s->op = OP_MEDIA_GET;
+		c->req.method = "GET";
+		c->req.url = m->url;
+		c->req.log_url = log_url(c->a, m->url);
+		c->req.max_response = m->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX;
+		c->req.timeout_ms = 120000;
+		c->req.headers[0] = NULL;
+		return PUB_SEND;
+	}
+	return status_request(c, s);
+}
+
+static enum pub_status poll(struct pub_ctx *c, struct ms *s)
+{
+	s->op = OP_MEDIA_POLL;
+	s->polls++;
+	c->req.method = "GET";
+	c->req.url = arena_printf(c->a, "%s/api/v1/media/%s", s->base, s->m[s->mi].id);
+	auth_headers(c, 0);
+	c->req.timeout_ms = 15000;
+	return PUB_SEND;
+}
+
+static enum pub_status begin(struct pub_ctx *c)
+{
+	struct ms *s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	const char *base = c->base_url && *c->base_url
+				   ? c->base_url
+				   : json_string_value(json_object_get(c->credentials, "instance"));
+	if (!http_url(base) || !token(c) || !*token(c)) {
+		c->error = "the channel has no instance URL or access token; reconnect it";
+		return PUB_AUTH_EXPIRED;
+	}
+	char *b = arena_strdup(c->a, base);
+	size_t l = strlen(b);
+	while (l && b[l - 1] == '/')
+		b[--l] = 0;
+	s->base = b;
+	s->text = bsky_html_text(c->a, c->content, 1, NULL, NULL);
+	size_t nm = json_array_size(c->media);
+	if (nm > MAX_MEDIA) {
+		c->error = arena_printf(c->a, "Mastodon takes at most %d attachments (this post has %zu)",
+					MAX_MEDIA, nm);
+		return PUB_FAILED;
+	}
+	if (nm) {
+		s->m = arena_alloc(c->a, nm * sizeof(*s->m));
+		size_t i;
+		json_t *it;
+		json_array_foreach(c->media, i, it) {
+			const char *p = json_string_value(json_object_get(it, "path"));
+			if (!http_url(p)) {
+				c->error = arena_printf(c->a, "media[%zu] has no http(s) path", i);
+				return PUB_FAILED;
+			}
+			struct media *m = &s->m[i];
+			m->url = p;
+			m->alt = json_string_value(json_object_get(it, "alt"));
+			size_t pl = strcspn(p, "?#");
+			const char *slash = p;
+			for (size_t k = 0; k < pl; k++)
+				if (p[k] == '/')
+					slash = p + k + 1;
+			m->name = *slash && (size_t)(slash - p) < pl
+					  ? arena_strndup(c->a, slash, pl - (size_t)(slash - p))
+					  : "media";
+			m->video = pl > 4 && (!strncasecmp(p + pl - 4, ".mp4", 4) ||
+					      !strncasecmp(p + pl - 4, ".mov", 4) ||
+					      (pl > 5 && !strncasecmp(p + pl - 5, ".webm", 5)));
+		}
+		s->nm = nm;
+	}
+	if (!*s->text && !nm) {
+		c->error = "the post is empty: Mastodon needs text or media";
+		return PUB_FAILED;
+	}
+	return advance(c, s);
+}
+
+static enum pub_status masto_publish(struct pub_ctx *c, const struct hresp *r)
+{
+	if (!r)
+		return begin(c);
+	struct ms *s = c->state;
+	int ok = r->status >= 200 && r->status < 300;
+	switch (s->op) {
+	case OP_MEDIA_GET: {
+		struct media *m = &s->m[s->mi];
+		if (!ok) {
+			c->error = arena_printf(c->a, "cannot fetch media %s: HTTP %ld", log_url(c->a, m->url),
+						r->status);
+			return r->status == 429 || r->status >= 500 ? PUB_RETRY : PUB_FAILED;
+		}
+		m->mime = sniff((const unsigned char *)r->body, r->body_len);
+		if (!m->mime) {
+			c->error = arena_printf(c->a, "media %s is not an image or video herald recognizes",
+						log_url(c->a, m->url));
+			return PUB_FAILED;
+		}
+		unsigned char *b = arena_alloc(c->a, r->body_len + 1);
+		memcpy(b, r->body, r->body_len);
+		m->bytes = b;
+		m->len = r->body_len;
+		s->op = OP_MEDIA_UP;
+		media_upload(c, s, m);
+		return PUB_SEND;
+	}
+	case OP_MEDIA_UP:
+	case OP_MEDIA_POLL: {
+		struct media *m = &s->m[s->mi];
+		if (s->op == OP_MEDIA_POLL && r->status == 206) {
+			if (s->polls >= MAX_POLLS) {
+				c->error = arena_printf(c->a, "Mastodon is still processing media %s", m->id);
+				c->retry_after_ms = 30000;
+				return PUB_RETRY;
+			}
+			return poll(c, s);
+		}
+		if (!ok)
+			return fail(c, r, s->op == OP_MEDIA_UP ? "media upload" : "media status");
+		if (s->op == OP_MEDIA_UP) {
+			json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+			json_t *idv = json_object_get(j, "id");
+			const char *id = json_is_string(idv) ? json_string_value(idv) : NULL;
+			char num[32];
+			if (!id && json_is_integer(idv)) {
+				snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(idv));
+				id = num;
+			}
+			if (!id) {
+				json_decref(j);
+				c->error = arena_printf(c->a, "Mastodon's media answer has no id: %.200s", r->body);
+				return PUB_RETRY;
+			}
+			m->id = arena_strdup(c->a, id);
+			json_decref(j);
+			if (r->status == 202) {
+				s->polls = 0;
+				return poll(c, s);
+			}
+		}
+		s->mi++;
+		return advance(c, s);
+	}
+	case OP_STATUS: {
+		if (!ok)
+			return fail(c, r, "refused the status");
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		json_t *idv = json_object_get(j, "id");
+		const char *url = json_string_value(json_object_get(j, "url"));
+		if (!url)
+			url = json_string_value(json_object_get(j, "uri"));
+		enum pub_status st = PUB_OK;
+		if (json_is_string(idv)) {
+			c->release_id = arena_strdup(c->a, json_string_value(idv));
+		} else if (json_is_integer(idv)) {
+			c->release_id = arena_printf(c->a, "%lld", (long long)json_integer_value(idv));
+		} else {
+			/* it is there (the key makes a resend safe) but we cannot name it */
+			c->error = arena_printf(c->a, "Mastodon accepted the status but answered without an id: %.200s",
+						r->body);
+			st = PUB_RETRY;
+		}
+		if (st == PUB_OK)
+			c->release_url = url ? arena_strdup(c->a, url) : NULL;
+		json_decref(j);
+		return st;
+	}
+	case OP_NONE:
+	default:
+		break;
+	}
+	c->error = "internal error: answer to an unknown step";
+	return PUB_FAILED;
+}
+
+const struct provider provider_mastodon = {
+	.identifier = "mastodon",
+	.name = "Mastodon",
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_IDEMPOTENT | PROV_CREDENTIALS,
+	.max_length = 500,
+	.editor = "normal",
+	.rules = "Up to 500 characters on most instances (each link counts 23). Up to 4 images, or "
+		 "one video. Thread items publish as replies. Settings: visibility "
+		 "(public, unlisted, private, direct), spoiler_text (content warning), sensitive.",
+	.credentials = fields,
+	.settings_schema = "{\"type\":\"object\",\"properties\":{"
+			   "\"visibility\":{\"type\":\"string\",\"enum\":[\"public\",\"unlisted\",\"private\",\"direct\"]},"
+			   "\"spoiler_text\":{\"type\":\"string\",\"description\":\"content warning shown before the text\"},"
+			   "\"sensitive\":{\"type\":\"boolean\",\"description\":\"hide media behind a warning\"},"
+			   "\"language\":{\"type\":\"string\",\"description\":\"ISO 639-1 code of the text\"}}}",
+	.connect = masto_connect,
+	.publish = masto_publish,
+	.refresh = NULL,
+	.min_interval_ms = 0,
+};
