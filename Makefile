@@ -46,6 +46,7 @@ unit: $(UNIT)
 	tests/pg.sh run sh -c 'set -e; for t in $(UNIT); do echo "== $$t"; $$t; done'
 
 integration: build/asan/herald
+	tests/node_setup.sh
 	HERALD_BIN=build/asan/herald python3 tests/integration/run.py
 
 # a short fuzzing pass of every target (longer: fuzz/run.sh SECONDS)

@@ -98,6 +98,6 @@ void h_post_delete(void *); void h_post_group_delete(void *); void h_post_status
 void h_post_settings(void *); void h_post_release_id(void *); void h_post_missing(void *);
 void h_accounts_create(void *); void h_accounts_list(void *); void h_account_get(void *);
 void h_account_delete(void *);
-void h_feed_atom(void *); void h_feed_rss(void *);
+void h_feed_atom(void *); void h_feed_rss(void *); void h_openapi(void *);
 
 #endif
