@@ -9,14 +9,14 @@
 #   make bench      run the benchmarks in bench/
 
 CC      ?= cc
-PKGS    := libevent libevent_pthreads jansson sqlite3 libsodium libcurl libsecp256k1 libwebsockets
+PKGS    := libevent libevent_pthreads jansson sqlite3 libsodium libcurl libsecp256k1 libwebsockets libutf8proc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow \
            -Wno-missing-field-initializers -Isrc $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpq -lpthread -lm
 
 SRC     := $(sort $(wildcard src/core/*.c src/http/*.c src/store/*.c src/api/*.c \
-             src/providers/*.c src/engine/*.c src/cli/*.c))
+             src/providers/*.c src/engine/*.c src/preflight/*.c src/cli/*.c))
 LIBSRC  := $(filter-out src/cli/%,$(SRC))
 HDR     := $(wildcard src/*/*.h)
 
@@ -47,6 +47,7 @@ unit: $(UNIT)
 
 integration: build/asan/herald
 	tests/node_setup.sh
+	tests/nostr_setup.sh || true
 	HERALD_BIN=build/asan/herald python3 tests/integration/run.py
 
 # a short fuzzing pass of every target (longer: fuzz/run.sh SECONDS)

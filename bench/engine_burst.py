@@ -65,7 +65,7 @@ def pct(sorted_v, p):
 class Receivers:
     """K standalone fake receiver processes, each logging JSON lines."""
 
-    def __init__(self, k, tmp, delay=0.0, secret=None):
+    def __init__(self, k, tmp, delay=0.0, secret=None, fast=True):
         self.procs, self.urls, self.logs = [], [], []
         for i in range(k):
             log = os.path.join(tmp, "receiver.%d.jsonl" % i)
@@ -74,6 +74,8 @@ class Receivers:
                 args += ["--delay", str(delay)]
             if secret:
                 args += ["--secret", secret]
+            if fast:
+                args += ["--fast"]
             p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                  text=True)
             line = p.stdout.readline().strip()
@@ -219,9 +221,11 @@ def run(args):
     secret = new_secret()
     logdir = tempfile.mkdtemp(prefix="herald-bench-rx-")
     rx = Receivers(args.receivers, logdir, delay=args.delay,
-                   secret=secret if args.verify else None)
+                   secret=secret if args.verify else None, fast=not args.threaded_receiver)
     out = {"n": args.n, "spread_s": args.spread, "bin": os.environ.get("HERALD_BIN"),
-           "receivers": args.receivers, "channels": args.channels}
+           "receivers": args.receivers, "receiver_mode":
+           "threaded" if args.threaded_receiver else "fast", "channels": args.channels,
+           "herald_threads": args.threads or "default (one per core)"}
     try:
         start_herald(node, threads=args.threads)
         key = node.key("bench")
@@ -314,7 +318,10 @@ def main(argv=None):
                     help="spread the due times over this many seconds (0: all at T)")
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "herald"))
     ap.add_argument("--threads", type=int, default=0, help="HERALD_THREADS (0: herald's default)")
-    ap.add_argument("--receivers", type=int, default=2, help="fake receiver processes")
+    ap.add_argument("--receivers", type=int, default=1, help="fake receiver processes")
+    ap.add_argument("--threaded-receiver", action="store_true",
+                    help="thread-per-connection receivers (~1.4k req/s each) instead of "
+                         "--fast asyncio ones (~15k req/s)")
     ap.add_argument("--channels", type=int, default=20, help="webhook channels")
     ap.add_argument("--batch", type=int, default=100, help="posts[] per create request")
     ap.add_argument("--conns", type=int, default=4, help="parallel create connections")

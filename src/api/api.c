@@ -70,7 +70,8 @@ static json_t *envelope(struct call *c, enum herr e, const char *field, const ch
 }
 
 static void fail_v(struct call *c, int status_override, enum herr e, const char *field,
-		   const char *rule, const char *platform, const char *fmt, va_list ap)
+		   const char *rule, const char *platform, json_t *violations, const char *fmt,
+		   va_list ap)
 {
 	char *msg = arena_vprintf(c->a, fmt, ap);
 	int status = status_override ? status_override : herr_info(e)->status;
@@ -83,7 +84,10 @@ static void fail_v(struct call *c, int status_override, enum herr e, const char 
 		json_object_set_new(body, "message", json_string(msg));
 		json_object_set_new(body, "msg", json_string(msg));
 	}
-	json_object_set_new(body, "error", envelope_rule(c, e, field, msg, rule, platform));
+	json_t *err = envelope_rule(c, e, field, msg, rule, platform);
+	if (violations)
+		json_object_set(err, "violations", violations);
+	json_object_set_new(body, "error", err);
 	api_reply(c, status, body);
 }
 
@@ -91,7 +95,7 @@ void api_fail(struct call *c, enum herr e, const char *field, const char *fmt, .
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fail_v(c, 0, e, field, NULL, NULL, fmt, ap);
+	fail_v(c, 0, e, field, NULL, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -100,7 +104,16 @@ void api_fail_rule(struct call *c, enum herr e, const char *field, const char *r
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fail_v(c, 0, e, field, rule, platform, fmt, ap);
+	fail_v(c, 0, e, field, rule, platform, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void api_fail_violations(struct call *c, enum herr e, const char *field, const char *rule,
+			 const char *platform, json_t *violations, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fail_v(c, 0, e, field, rule, platform, violations, fmt, ap);
 	va_end(ap);
 }
 
@@ -110,7 +123,7 @@ static void fail_msg(struct call *c, enum herr e, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fail_v(c, 0, e, NULL, NULL, NULL, fmt, ap);
+	fail_v(c, 0, e, NULL, NULL, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 

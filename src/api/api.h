@@ -75,6 +75,12 @@ void api_fail_storage(struct call *c);
 /* api_fail with the preflight rule id and platform of SPEC 5/6. */
 void api_fail_rule(struct call *c, enum herr e, const char *field, const char *rule,
 		   const char *platform, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* api_fail_rule whose envelope also carries `violations` (an array of
+ * every preflight violation; borrowed, not stolen): the first one is the
+ * envelope's rule, field and message. */
+void api_fail_violations(struct call *c, enum herr e, const char *field, const char *rule,
+			 const char *platform, json_t *violations, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
 
 /* Parse the body as a JSON object; on failure the reply is sent and NULL
  * returned.  The value is freed with the request arena. */

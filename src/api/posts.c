@@ -14,6 +14,8 @@
 #include "../core/arena.h"
 #include "../core/ids.h"
 #include "../core/timeutil.h"
+#include "../preflight/rules.h"
+#include "../preflight/text.h"
 #include "../providers/provider.h"
 #include "../store/store.h"
 
@@ -37,7 +39,9 @@ const char *postiz_state(const char *s)
 }
 
 /* Length of the text a reader sees: HTML tags dropped, the five common
- * entities folded, counted in UTF-16 units as Postiz (JavaScript) counts. */
+ * entities folded, counted in UTF-16 units as Postiz (JavaScript) counts.
+ * Used for Postiz's empty-content check; lengths against platform limits
+ * are preflight's (src/preflight). */
 static size_t visible_length(const char *s, int *only_space)
 {
 	size_t n = 0;
@@ -173,6 +177,17 @@ void h_posts_list(void *p)
 	api_reply(c, 200, json_pack("{s:o}", "posts", arr));
 }
 
+/* The root row is both the post and its first item: an item is published
+ * when it has a publish time, whatever the post as a whole is doing. */
+static const char *item_state(const struct store_post *v, size_t i)
+{
+	if (v[i].published_at)
+		return PS_PUBLISHED;
+	if (i == 0 && !strcmp(v[0].state, PS_PUBLISHED))
+		return PS_QUEUED; /* a repeating post between occurrences */
+	return v[i].state;
+}
+
 static json_t *post_full(const struct store_post *v, size_t n)
 {
 	json_t *o = list_item(&v[0], v[0].publish_at);
@@ -182,8 +197,8 @@ static json_t *post_full(const struct store_post *v, size_t n)
 		json_array_append_new(
 			items, json_pack("{s:s,s:s,s:o,s:i,s:s,s:s,s:o,s:o,s:o}", "id", v[i].id, "content",
 					 v[i].content, "image", media ? media : json_array(), "delay",
-					 v[i].delay_min, "state", postiz_state(v[i].state), "status",
-					 v[i].state, "releaseURL", nullable(v[i].release_url),
+					 v[i].delay_min, "state", postiz_state(item_state(v, i)), "status",
+					 item_state(v, i), "releaseURL", nullable(v[i].release_url),
 					 "releaseId", nullable(v[i].release_id), "error",
 					 nullable(v[i].error)));
 	}
@@ -518,7 +533,91 @@ static int parse_images(struct call *c, json_t *arr, const char *path, char **ou
 	return 0;
 }
 
-static int parse_entry(struct call *c, json_t *e, size_t idx, int is_draft, struct entry *out)
+/* Preflight violations of the whole request (SPEC 6): every one of every
+ * entry, reported together after the request is otherwise valid. */
+struct pf_found {
+	json_t *violations; /* array, owned by the request arena */
+	const char *field, *rule, *platform, *message;
+};
+
+static void json_free(void *p)
+{
+	json_decref(p);
+}
+
+/* Where a violation points in the request body. */
+static const char *violation_field(struct call *c, const struct pf_violation *v, size_t idx,
+				   size_t item)
+{
+	const char *ip = arena_printf(c->a, "posts[%zu].value[%zu]", idx, item);
+	switch (v->rule->kind) {
+	case PF_TEXT_MAX:
+	case PF_TEXT_OR_MEDIA:
+	case PF_TEXT_FORBIDDEN:
+	case PF_HASHTAGS_MAX:
+		return arena_printf(c->a, "%s.content", ip);
+	case PF_SETTING_MAX:
+		return arena_printf(c->a, "posts[%zu].settings.%s", idx, v->rule->arg);
+	default:
+		if (v->media >= 0)
+			return arena_printf(c->a, "%s.image[%ld]", ip, v->media);
+		return arena_printf(c->a, "%s.image", ip);
+	}
+}
+
+/* Preflight of one entry's thread.  Media facts other than the count and
+ * the MIME type implied by the path's extension are not known before the
+ * media pipeline fetches them; the rules needing them are skipped. */
+static void preflight_entry(struct call *c, json_t *value, size_t idx, const struct entry *en,
+			    struct pf_found *pf)
+{
+	json_t *settings = json_loads(en->settings, 0, NULL);
+	struct pf_target *t = arena_alloc(c->a, en->nitems * sizeof(*t));
+	for (size_t j = 0; j < en->nitems; j++) {
+		const char *content = en->items[j].content;
+		json_t *imgs = json_object_get(json_array_get(value, j), "image");
+		size_t nm = json_is_array(imgs) ? json_array_size(imgs) : 0;
+		struct pf_media *m = nm ? arena_alloc(c->a, nm * sizeof(*m)) : NULL;
+		for (size_t k = 0; k < nm; k++)
+			m[k].mime = pf_mime_from_path(
+				json_string_value(json_object_get(json_array_get(imgs, k), "path")));
+		t[j] = (struct pf_target){
+			.platform = en->ch->provider,
+			.text = content,
+			.text_is_html = text_has_html_tags(content, strlen(content)),
+			.media = m,
+			.nmedia = nm,
+			.settings = settings,
+		};
+	}
+	struct pf_violation *v;
+	size_t n;
+	if (pf_check_thread(t, en->nitems, &v, &n, c->a) > 0) {
+		if (!pf->violations) {
+			pf->violations = json_array();
+			arena_defer(c->a, json_free, pf->violations);
+		}
+		for (size_t i = 0; i < n; i++) {
+			size_t item = v[i].item > 0 ? (size_t)v[i].item : 0;
+			const char *field = violation_field(c, &v[i], idx, item);
+			json_t *o = pf_violation_json(&v[i]);
+			json_object_set_new(o, "field", json_string(field));
+			json_object_set_new(o, "post", json_integer((json_int_t)idx));
+			json_object_set_new(o, "integration", json_string(en->ch->id));
+			json_array_append_new(pf->violations, o);
+			if (!pf->rule) {
+				pf->field = field;
+				pf->rule = v[i].id;
+				pf->platform = v[i].platform;
+				pf->message = arena_printf(c->a, "%s: %s", field, v[i].message);
+			}
+		}
+	}
+	json_decref(settings);
+}
+
+static int parse_entry(struct call *c, json_t *e, size_t idx, int is_draft, struct entry *out,
+		       struct pf_found *pf)
 {
 	const char *base = arena_printf(c->a, "posts[%zu]", idx);
 	if (!json_is_object(e)) {
@@ -605,18 +704,10 @@ static int parse_entry(struct call *c, json_t *e, size_t idx, int is_draft, stru
 			return -1;
 		}
 		int blank;
-		size_t len = visible_length(content, &blank);
+		visible_length(content, &blank);
 		if (blank && !strcmp(media, "[]")) {
 			api_fail(c, HERR_VALIDATION, arena_printf(c->a, "%s.content", ip),
 				 "Your post should have at least one character or one image.");
-			return -1;
-		}
-		if (!is_draft && out->pr && out->pr->max_length && len > (size_t)out->pr->max_length) {
-			api_fail_rule(c, HERR_PREFLIGHT, arena_printf(c->a, "%s.content", ip),
-				 arena_printf(c->a, "%s.text.max_length", out->pr->identifier),
-				 out->pr->identifier,
-				 "%s.content is %zu characters; %s allows %d", ip, len, out->pr->name,
-				 out->pr->max_length);
 			return -1;
 		}
 		pi->id = id;
@@ -624,6 +715,9 @@ static int parse_entry(struct call *c, json_t *e, size_t idx, int is_draft, stru
 		pi->media = media;
 		pi->delay_min = (int)delay;
 	}
+	/* Postiz validates non-drafts only */
+	if (!is_draft)
+		preflight_entry(c, value, idx, out, pf);
 	return 0;
 }
 
@@ -709,8 +803,9 @@ void h_posts_create(void *p)
 	}
 	size_t ne = json_array_size(posts);
 	struct entry *ents = arena_alloc(c->a, ne * sizeof(*ents));
+	struct pf_found pf = {0};
 	for (size_t i = 0; i < ne; i++)
-		if (parse_entry(c, json_array_get(posts, i), i, is_draft, &ents[i]))
+		if (parse_entry(c, json_array_get(posts, i), i, is_draft, &ents[i], &pf))
 			return;
 	/* an id names one row: the same id twice would make a row its own
 	 * parent or move it between entries */
@@ -729,6 +824,15 @@ void h_posts_create(void *p)
 						return;
 					}
 		}
+	if (pf.rule) {
+		size_t nv = json_array_size(pf.violations);
+		const char *msg = nv > 1 ? arena_printf(c->a, "%s (and %zu more: see error.violations)",
+							pf.message, nv - 1)
+					 : pf.message;
+		api_fail_violations(c, HERR_PREFLIGHT, pf.field, pf.rule, pf.platform, pf.violations,
+				    "%s", msg);
+		return;
+	}
 	for (size_t i = 0; i < ntags; i++) {
 		char *tid;
 		if (store_tag_ensure(c->st, c->a, c->org_id, tag_names[i], NULL, &tid)) {

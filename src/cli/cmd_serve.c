@@ -118,13 +118,15 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 	struct store *st = NULL;
 	if (cli_open_store(cfg, &st))
 		return 1;
+	if (strcmp(cfg->role, "api")) {
+		sc.engine = engine_new(cfg);
+		engine_startup(sc.engine, st);
+	}
 	store_close(st);
 	if (cfg->threads <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->threads = n > 0 ? n : 1;
 	}
-	if (strcmp(cfg->role, "api"))
-		sc.engine = engine_new(cfg);
 	struct http_server_opts o = {
 		.listen = cfg->listen,
 		.threads = (int)cfg->threads,

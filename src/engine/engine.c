@@ -14,6 +14,7 @@
 #include "../store/store.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -52,8 +53,8 @@ struct engine_loop {
 	struct hclient *http;
 	struct event *tick;
 	int inflight;
-	int64_t last_housekeep;
-	int first;
+	int64_t last_housekeep; /* engine_startup ran the first one */
+	int saturated; /* the last claim was cut by the batch or in-flight cap */
 };
 
 struct job {
@@ -134,6 +135,12 @@ static int64_t pace_reserve(struct engine *e, const char *channel, long min_ms, 
 
 static void job_free(struct job *jb)
 {
+	/* the last claim filled its batch: more is due, claim now instead of
+	 * waiting for the next tick */
+	if (jb->l->saturated && !atomic_load(&jb->l->e->stopping)) {
+		jb->l->saturated = 0;
+		event_active(jb->l->tick, EV_TIMEOUT, 0);
+	}
 	jb->l->inflight--;
 	atomic_fetch_sub(&jb->l->e->inflight, 1);
 	json_decref(jb->cred);
@@ -242,7 +249,14 @@ static void on_answer(void *arg, const struct hresp *r)
 	if (r->curl_code) {
 		const char *why = arena_printf(jb->a, "%s (%s)", r->error ? r->error : "transport error",
 					       c->req.log_url ? c->req.log_url : c->req.url);
-		if (!r->sent) {
+		if (c->req.safe && r->curl_code == CURLE_FILESIZE_EXCEEDED) {
+			attempt_end(jb, "failed", r, why);
+			finish(jb, PS_FAILED,
+			       arena_printf(jb->a, "a file of the post is larger than %zu bytes (%s)",
+					    c->req.max_response ? c->req.max_response : (size_t)1 << 20,
+					    c->req.log_url ? c->req.log_url : c->req.url),
+			       now_ms(), 1);
+		} else if (!r->sent || c->req.safe) {
 			attempt_end(jb, "transport", r, why);
 			retry_later(jb, why, 0);
 		} else if (jb->pr->flags & PROV_IDEMPOTENT) {
@@ -289,6 +303,7 @@ static void handle(struct job *jb, enum pub_status st, const struct hresp *r)
 		}
 		it->release_id = arena_strdup(jb->a, c->release_id);
 		it->published_at = now_ms();
+		jb->j.attempts = 0; /* the retry budget is per item */
 		jb->cur++;
 		job_next(jb);
 		return;
@@ -368,11 +383,6 @@ static void job_next(struct job *jb)
 		thread_done(jb);
 		return;
 	}
-	if (atomic_load(&e->stopping)) {
-		/* between items: hand the rest back instead of starting a request */
-		finish(jb, PS_QUEUED, NULL, now, 0);
-		return;
-	}
 	struct store_post *it = &jb->items[jb->cur];
 	if (jb->cur > 0 && it->delay_min > 0) {
 		int64_t at = jb->items[jb->cur - 1].published_at + (int64_t)it->delay_min * 60000;
@@ -380,6 +390,12 @@ static void job_next(struct job *jb)
 			finish(jb, PS_QUEUED, NULL, at, 0);
 			return;
 		}
+	}
+	if (atomic_load(&e->stopping)) {
+		/* between items: hand the rest back, due now, instead of starting a
+		 * request (after the delay check, so the rest keeps its real time) */
+		finish(jb, PS_QUEUED, NULL, now, 0);
+		return;
 	}
 	int64_t wait = pace_reserve(e, jb->ch->id, jb->pr->min_interval_ms, now);
 	if (wait) {
@@ -428,6 +444,7 @@ static void job_next(struct job *jb)
 	arena_defer(jb->ia, free_json, c->media);
 	arena_defer(jb->ia, free_json, c->settings);
 	c->publish_at = it->publish_at;
+	c->repeating = jb->j.interval_days > 0;
 	c->channel_id = jb->ch->id;
 	c->channel_name = jb->ch->name;
 	if (jb->cur > 0) {
@@ -484,24 +501,35 @@ static void job_start(struct engine_loop *l, const struct store_job *sj)
 
 /* ---- housekeeping (loop 0) ---- */
 
+static void housekeep_store(struct engine *e, struct store *st, int64_t now);
+
 static void housekeep(struct engine_loop *l, int64_t now)
 {
-	struct engine *e = l->e;
+	housekeep_store(l->e, l->st, now);
+}
+
+void engine_startup(struct engine *e, struct store *st)
+{
+	housekeep_store(e, st, now_ms());
+}
+
+static void housekeep_store(struct engine *e, struct store *st, int64_t now)
+{
 	struct arena *a = arena_new();
 	struct store_job *v;
 	size_t n;
 	/* SQLite serves one process: at start every lease is a dead one */
 	const char *not_ours = !e->recovered_once && !e->cfg->database_url[0] ? e->owner : NULL;
-	if (store_engine_expired(l->st, a, now, not_ours, &v, &n) == 0) {
+	if (store_engine_expired(st, a, now, not_ours, &v, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
 			const struct provider *pr = provider_find(v[i].provider);
 			int open = 0;
-			store_engine_open_attempt(l->st, v[i].root_id, &open);
+			store_engine_open_attempt(st, v[i].root_id, &open);
 			int safe = !open || (pr && (pr->flags & PROV_IDEMPOTENT));
-			store_engine_close_open_attempts(l->st, v[i].root_id, safe ? "interrupted" : "unknown",
+			store_engine_close_open_attempts(st, v[i].root_id, safe ? "interrupted" : "unknown",
 							 now);
 			int rc = store_engine_recover(
-				l->st, v[i].root_id, v[i].lease_until, safe ? PS_QUEUED : PS_UNCONFIRMED,
+				st, v[i].root_id, v[i].lease_until, safe ? PS_QUEUED : PS_UNCONFIRMED,
 				safe ? NULL
 				     : "herald stopped while the post was being sent; the platform may or may "
 				       "not have it: check it, then retry or resolve",
@@ -513,7 +541,7 @@ static void housekeep(struct engine_loop *l, int64_t now)
 	}
 	e->recovered_once = 1;
 	int swept = 0;
-	if (store_engine_sweep_overdue(l->st, now, e->cfg->overdue_horizon * 1000, &swept) == 0 &&
+	if (store_engine_sweep_overdue(st, now, e->cfg->overdue_horizon * 1000, &swept) == 0 &&
 	    swept)
 		log_msg(LOG_WARN, "engine", "%d overdue posts failed (older than the horizon)", swept);
 	arena_free(a);
@@ -529,14 +557,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = {0, TICK_MS * 1000};
 	if (atomic_load(&e->stopping))
 		return;
-	if (l->index == 0 && (l->first || now - l->last_housekeep >= HOUSEKEEP_MS)) {
+	if (l->index == 0 && now - l->last_housekeep >= HOUSEKEEP_MS) {
 		housekeep(l, now);
 		l->last_housekeep = now;
-		l->first = 0;
 	}
 	int room = MAX_INFLIGHT - l->inflight;
 	if (room > CLAIM_BATCH)
 		room = CLAIM_BATCH;
+	l->saturated = room <= 0;
 	if (room > 0) {
 		struct arena *a = arena_new();
 		struct store_job *v;
@@ -546,7 +574,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			for (size_t i = 0; i < n; i++)
 				job_start(l, &v[i]);
 			if ((int)n == room)
-				tv.tv_usec = 0; /* more may be due: come back at once */
+				l->saturated = 1; /* more may be due */
 		}
 		arena_free(a);
 	}
@@ -561,7 +589,7 @@ struct engine_loop *engine_loop_new(struct engine *e, int index, struct event_ba
 	l->index = index;
 	l->base = base;
 	l->st = st;
-	l->first = 1;
+	l->last_housekeep = now_ms();
 	l->http = hclient_new(base);
 	l->tick = evtimer_new(base, on_tick, l);
 	/* spread the loops' ticks so that they do not claim in lockstep */

@@ -35,6 +35,9 @@ struct engine_loop *engine_loop_new(struct engine *e, int index, struct event_ba
 				    struct store *st);
 void engine_loop_free(struct engine_loop *l);
 struct store *engine_loop_store(struct engine_loop *l);
+/* Recover expired leases and sweep overdue posts once, before any loop
+ * claims (so that no loop publishes what the sweep would fail). */
+void engine_startup(struct engine *e, struct store *st);
 /* Stop claiming; in-flight work finishes or is released. */
 void engine_stop(struct engine *e);
 int engine_inflight(struct engine *e);

@@ -26,6 +26,14 @@
  *
  * Text: Postiz HTML becomes plain text (bsky_html_text, shared with the
  * mastodon provider), facets are computed on it with UTF-8 byte offsets.
+ *
+ * Link card: the first link's page (bounded: Range, 8 MiB, 8 s, 3 redirects,
+ * literal private addresses refused unless HERALD_FETCH_ALLOW_PRIVATE=1)
+ * and its og:image.  Any HTTP answer that is not a usable page or image
+ * drops the card (or its picture), never the post.  Limitation: a transport
+ * failure of these fetches (refused, timeout, DNS) is handled by the engine
+ * like any other (the item is retried), because struct pub_req has no way
+ * to mark a request optional yet.
  */
 #include "provider.h"
 #include "../core/arena.h"
@@ -392,10 +400,20 @@ char *bsky_html_text(struct arena *a, const char *in, int inline_links, struct b
 					a_open = -1;
 				if (kind && b.len > st) {
 					if (kind == 1 && inline_links) {
-						/* the reader must see where the link goes */
+						/* the reader must see where the link goes, as a
+						 * URL the platform links (with its scheme) */
 						char *txt = arena_strndup(a, b.p + st, b.len - st);
 						const char *bare = strstr(v, "://") + 3;
-						if (!strstr(txt, bare)) {
+						size_t bl = strlen(bare);
+						if (bl && bare[bl - 1] == '/')
+							bl--;
+						if (strstr(txt, v)) {
+							/* shown as is */
+						} else if ((strlen(txt) == bl || strlen(txt) == bl + 1) &&
+							   !strncmp(txt, bare, bl)) {
+							b.len = st; /* "example.com/x" -> the full URL */
+							tb_add(&b, v, strlen(v));
+						} else {
 							tb_add(&b, " (", 2);
 							tb_add(&b, v, strlen(v));
 							tb_addc(&b, ')');
@@ -937,12 +955,17 @@ static const char CROCKFORD[] = "0123456789abcdefghjkmnpqrstvwxyz";
  * item id alone.  Its time is the item id's ULID time plus up to a second
  * chosen by a hash of the id, its clock id comes from the same hash, so
  * two items differ with near certainty (30 bits) even when minted in the
- * same millisecond, and the same item always gets the same key.
+ * same millisecond, and the same item always gets the same key.  A
+ * repeating post is a new post at each occurrence: there the occurrence's
+ * scheduled time (stable across its retries) joins the id in the hash and
+ * gives the TID its time.
  */
-static const char *item_tid(struct arena *a, const char *item_id)
+static const char *item_tid(struct arena *a, const char *item_id, int64_t occurrence_ms)
 {
 	unsigned char hbuf[8];
-	crypto_generichash(hbuf, sizeof(hbuf), (const unsigned char *)item_id, strlen(item_id),
+	const char *in = occurrence_ms ? arena_printf(a, "%s/%lld", item_id, (long long)occurrence_ms)
+				       : item_id;
+	crypto_generichash(hbuf, sizeof(hbuf), (const unsigned char *)in, strlen(in),
 			   (const unsigned char *)"herald-bsky-rkey", 16);
 	uint64_t h = 0;
 	for (int i = 0; i < 8; i++)
@@ -956,7 +979,9 @@ static const char *item_tid(struct arena *a, const char *item_id)
 		else
 			ms = ms << 5 | (uint64_t)(p - CROCKFORD);
 	}
-	if (!ulid || ms > 0x7fffffffffffull / 1000)
+	if (occurrence_ms > 0)
+		ms = (uint64_t)occurrence_ms;
+	else if (!ulid || ms > 0x7fffffffffffull / 1000)
 		ms = 1672531200000ull + (h >> 20) % 31536000000ull; /* a time in 2023 */
 	uint64_t us = ms * 1000 + (h % 1000000);
 	uint64_t v = (us & ((1ull << 53) - 1)) << 10 | ((h >> 32) & 0x3ff);
@@ -1202,8 +1227,7 @@ static int auth_problem(struct pub_ctx *c, const struct hresp *r)
 	return 0;
 }
 
-static enum pub_status send_json(struct pub_ctx *c, struct bs *s, const char *url, json_t *body,
-				 int auth)
+static enum pub_status send_json(struct pub_ctx *c, const char *url, json_t *body, int auth)
 {
 	char *txt = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
@@ -1223,13 +1247,13 @@ static enum pub_status send_json(struct pub_ctx *c, struct bs *s, const char *ur
 		c->req.headers[h++] = arena_printf(c->a, "Authorization: Bearer %s", cred_str(c, "accessJwt"));
 	c->req.headers[h] = NULL;
 	c->req.timeout_ms = 30000;
-	(void)s;
 	return PUB_SEND;
 }
 
 static enum pub_status send_get(struct pub_ctx *c, const char *url, size_t max, long timeout)
 {
 	c->req.method = "GET";
+	c->req.safe = 1; /* a read changes nothing on the platform */
 	c->req.url = url;
 	c->req.log_url = log_url(c->a, url);
 	c->req.max_response = max;
@@ -1250,6 +1274,7 @@ static enum pub_status send_blob(struct pub_ctx *c, struct bs *s, const unsigned
 	c->req.headers[2] = "Accept: application/json";
 	c->req.headers[3] = NULL;
 	c->req.timeout_ms = 120000;
+	c->req.safe = 1; /* a blob no record references is garbage-collected */
 	return PUB_SEND;
 }
 
@@ -1331,7 +1356,7 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	switch (op) {
 	case OP_SESSION:
 		s->sessioned = 1;
-		return send_json(c, s, xrpc(c, s, "com.atproto.server.createSession"),
+		return send_json(c, xrpc(c, s, "com.atproto.server.createSession"),
 				 json_pack("{s:s,s:s}", "identifier", cred_str(c, "identifier"),
 					   "password", cred_str(c, "password")),
 				 0);
@@ -1381,12 +1406,16 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	}
 	case OP_CARD_GET:
 		send_get(c, s->card_page, CARD_PAGE_MAX, 8000);
+		/* not "safe": the engine fails a safe request whose answer is too
+		 * large, and a card must never fail the post */
+		c->req.safe = 0;
 		c->req.headers[0] = "Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.5";
 		c->req.headers[1] = "Range: bytes=0-524287";
 		c->req.headers[2] = NULL;
 		return PUB_SEND;
 	case OP_THUMB_GET:
 		send_get(c, s->card_img, CARD_THUMB_MAX + 4096, 8000);
+		c->req.safe = 0;
 		c->req.headers[0] = "Accept: image/*";
 		c->req.headers[1] = NULL;
 		return PUB_SEND;
@@ -1395,7 +1424,7 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	case OP_CREATE: {
 		json_t *body = json_pack("{s:s,s:s,s:s,s:o}", "repo", cred_str(c, "did"), "collection",
 					 "app.bsky.feed.post", "rkey", s->rkey, "record", build_record(c, s));
-		return send_json(c, s, xrpc(c, s, "com.atproto.repo.createRecord"), body, 1);
+		return send_json(c, xrpc(c, s, "com.atproto.repo.createRecord"), body, 1);
 	}
 	case OP_NONE:
 	default:
@@ -1574,7 +1603,7 @@ static enum pub_status begin(struct pub_ctx *c)
 	size_t nsp;
 	s->text = bsky_html_text(c->a, c->content, 0, &sp, &nsp);
 	s->f = detect_facets(c->a, s->text, sp, nsp, &s->nf);
-	s->rkey = item_tid(c->a, c->item_id);
+	s->rkey = item_tid(c->a, c->item_id, c->repeating ? c->publish_at : 0);
 	if (c->parent_release_id) {
 		const char *repo, *coll, *rkey;
 		s->parent_uri = c->parent_release_id;
@@ -1859,9 +1888,15 @@ static enum pub_status bsky_publish(struct pub_ctx *c, const struct hresp *r)
 		return advance(c, s);
 	}
 	case OP_CARD_GET: {
-		/* a card is a nicety: nothing here may fail the post */
+		/* a card is a nicety: nothing here may fail the post.  (A transport
+		 * failure only reaches this point once the engine hands optional
+		 * requests' failures to the provider: see the file comment.) */
 		if (r->curl_code) {
-			s->card = CARD_OFF;
+			/* an answer cut at max_response still has the <head> */
+			if (r->status >= 200 && r->status < 300 && r->body_len)
+				read_card(c, s, r->body, r->body_len);
+			else
+				s->card = CARD_OFF;
 			return advance(c, s);
 		}
 		char loc[2048];

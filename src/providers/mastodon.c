@@ -12,9 +12,11 @@
  * POST /api/v1/statuses (JSON) with media_ids, in_reply_to_id (the previous
  * thread item's status id), visibility, spoiler_text, sensitive, language.
  *
- * Exactly once: the status carries `Idempotency-Key: <item id>`, the same on
- * every retry and after a crash; Mastodon answers a repeated key (within an
- * hour) with the status it already made.  Hence PROV_IDEMPOTENT.
+ * Exactly once: the status carries `Idempotency-Key: <item id>` (plus the
+ * occurrence's time for a repeating post), the same on every retry and
+ * after a crash; Mastodon answers a repeated key with the status it already
+ * made.  Hence PROV_IDEMPOTENT.  Mastodon keeps keys for one hour: a retry
+ * later than that could post again if the first attempt did land.
  *
  * Text: Postiz HTML becomes plain text (bsky_html_text from bluesky.c);
  * Mastodon itself links URLs, @mentions and #hashtags.
@@ -243,6 +245,7 @@ static void media_upload(struct pub_ctx *c, struct ms *s, struct media *m)
 	c->req.headers[0] = arena_printf(c->a, "Content-Type: multipart/form-data; boundary=%s", bnd);
 	auth_headers(c, 1);
 	c->req.timeout_ms = 120000;
+	c->req.safe = 1; /* media no status uses is never shown (and is cleaned up) */
 }
 
 static const char *setting_str(struct pub_ctx *c, const char *k)
@@ -299,7 +302,10 @@ static enum pub_status status_request(struct pub_ctx *c, struct ms *s)
 	c->req.body_len = strlen(txt);
 	free(txt);
 	c->req.headers[0] = "Content-Type: application/json";
-	c->req.headers[1] = arena_printf(c->a, "Idempotency-Key: %s", c->item_id);
+	/* stable across retries; a repeating post's occurrences are new posts */
+	c->req.headers[1] = c->repeating ? arena_printf(c->a, "Idempotency-Key: %s_%lld", c->item_id,
+							 (long long)(c->publish_at / 1000))
+					 : arena_printf(c->a, "Idempotency-Key: %s", c->item_id);
 	auth_headers(c, 2);
 	c->req.timeout_ms = 30000;
 	return PUB_SEND;
@@ -314,6 +320,7 @@ static enum pub_status advance(struct pub_ctx *c, struct ms *s)
 		c->req.url = m->url;
 		c->req.log_url = log_url(c->a, m->url);
 		c->req.max_response = m->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX;
+		c->req.safe = 1; /* fetching our own media changes nothing on the platform */
 		c->req.timeout_ms = 120000;
 		c->req.headers[0] = NULL;
 		return PUB_SEND;
@@ -327,6 +334,7 @@ static enum pub_status poll(struct pub_ctx *c, struct ms *s)
 	s->polls++;
 	c->req.method = "GET";
 	c->req.url = arena_printf(c->a, "%s/api/v1/media/%s", s->base, s->m[s->mi].id);
+	c->req.safe = 1;
 	auth_headers(c, 0);
 	c->req.timeout_ms = 15000;
 	return PUB_SEND;

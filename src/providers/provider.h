@@ -38,6 +38,9 @@ struct pub_req {
 	size_t body_len;
 	long timeout_ms;
 	size_t max_response;  /* 0: 1 MiB; raise it to fetch media bytes */
+	int safe;             /* has no effect on the platform (a media GET, an
+			       * upload slot): a transport failure is retried,
+			       * never unconfirmed */
 	const char *log_url;  /* url with secrets removed, for attempt records */
 };
 
@@ -54,6 +57,7 @@ struct pub_ctx {
 	json_t *media;         /* array of {id, path, alt?} */
 	json_t *settings;      /* object */
 	int64_t publish_at;
+	int repeating;         /* a repeating post: each occurrence is a new post */
 	const char *channel_id, *channel_name;
 	const char *parent_release_id, *root_release_id; /* NULL for the root */
 	int step;              /* 0 on the first call; the provider's own counter */

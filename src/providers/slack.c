@@ -840,6 +840,7 @@ static void fetch_req(struct pub_ctx *c, struct sl *s)
 {
 	c->req.method = "GET";
 	c->req.url = s->m[s->cur].url;
+	c->req.safe = 1; /* fetching our own media changes nothing on the platform */
 	c->req.log_url = strip_query(c->a, s->m[s->cur].url);
 	c->req.max_response = SL_FETCH_MAX;
 	c->req.timeout_ms = 60000;
@@ -853,6 +854,7 @@ static void url_req(struct pub_ctx *c, struct sl *s)
 	if (f->alt && *f->alt)
 		body = arena_printf(c->a, "%s&alt_txt=%s", body, urlenc(c->a, f->alt));
 	api_req(c, s, "files.getUploadURLExternal", FORM, body);
+	c->req.safe = 1; /* an upload slot posts nothing */
 }
 
 static void upload_req(struct pub_ctx *c, struct sl *s)
@@ -864,6 +866,7 @@ static void upload_req(struct pub_ctx *c, struct sl *s)
 	c->req.body = f->data;
 	c->req.body_len = f->len;
 	c->req.timeout_ms = 120000;
+	c->req.safe = 1; /* the file is not shared until completeUploadExternal */
 	/* no Authorization: the upload URL is pre-signed and may be anywhere */
 	c->req.headers[0] = "Content-Type: application/octet-stream";
 	c->req.headers[1] = NULL;

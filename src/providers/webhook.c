@@ -141,7 +141,11 @@ static enum pub_status webhook_publish(struct pub_ctx *c, const struct hresp *pr
 			c->error = "cannot encode the post";
 			return PUB_FAILED;
 		}
-		const char *msg_id = arena_printf(c->a, "msg_%s", c->item_id);
+		/* stable across retries; a repeating post's occurrences differ by
+		 * their scheduled time so a deduping receiver keeps each one */
+		const char *msg_id = c->repeating ? arena_printf(c->a, "msg_%s_%lld", c->item_id,
+								  (long long)(c->publish_at / 1000))
+						  : arena_printf(c->a, "msg_%s", c->item_id);
 		char ts[24], sig[128];
 		snprintf(ts, sizeof(ts), "%lld", (long long)(now_ms() / 1000));
 		if (webhook_sign(secret, msg_id, ts, body, strlen(body), sig)) {

@@ -2,8 +2,12 @@
  * db_sqlite: the embedded SQLite driver.
  *
  * One file $data_dir/herald.db in WAL mode with foreign keys on.  Writers
- * from several loop threads serialize on SQLite's lock; busy_timeout makes
- * them wait instead of failing.  Transactions start IMMEDIATE so that a
+ * from the loop threads of one process serialize on a process-wide mutex
+ * (write_mu) before they touch SQLite's lock: SQLite's own busy handler
+ * sleeps in growing steps (up to 100 ms) when it finds the lock taken, which
+ * under a burst of publishes costs far more than the writes themselves.
+ * busy_timeout stays for other processes (the CLI) on the same file.
+ * Transactions start IMMEDIATE so that a
  * read-then-write transaction never deadlocks on lock upgrade.
  * SQL arrives with $N parameters, which SQLite reads as named parameters;
  * binding goes through sqlite3_bind_parameter_index so "$1" maps correctly.
@@ -12,6 +16,7 @@
 #include "../core/arena.h"
 #include "../core/log.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +25,10 @@
 
 #define CACHE 96
 
+static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+
 struct db_stmt {
+	int holding; /* this statement holds write_mu (autocommit write) */
 	struct sqlite_db *owner;
 	sqlite3_stmt *s;
 	const char *sql;
@@ -33,6 +41,7 @@ struct sqlite_db {
 	struct db_stmt cache[CACHE];
 	int ncache;
 	int last_rc;
+	int in_txn; /* BEGIN took write_mu; COMMIT/ROLLBACK give it back */
 };
 
 static int sq_open(const char *url, const char *data_dir, struct db **out, char *err, size_t errlen)
@@ -85,11 +94,27 @@ static int sq_exec(struct db *db, const char *sql)
 	struct sqlite_db *d = (struct sqlite_db *)db;
 	const char *s = sql;
 	/* BEGIN means IMMEDIATE here: see the header comment */
-	if (!strcmp(sql, "BEGIN"))
+	int begin = !strcmp(sql, "BEGIN");
+	int end = !strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK");
+	if (begin) {
 		s = "BEGIN IMMEDIATE";
+		pthread_mutex_lock(&write_mu);
+	}
 	char *e = NULL;
 	d->last_rc = sqlite3_exec(d->h, s, NULL, NULL, &e);
-	if (d->last_rc != SQLITE_OK) {
+	int ok = d->last_rc == SQLITE_OK;
+	if (begin) {
+		if (ok)
+			d->in_txn = 1;
+		else
+			pthread_mutex_unlock(&write_mu);
+	}
+	/* a failed COMMIT leaves the transaction open unless SQLite ended it */
+	if (end && d->in_txn && (ok || sqlite3_get_autocommit(d->h))) {
+		d->in_txn = 0;
+		pthread_mutex_unlock(&write_mu);
+	}
+	if (!ok) {
 		log_msg(LOG_ERROR, "db", "sqlite exec failed: %s", e ? e : "?");
 		sqlite3_free(e);
 		return -1;
@@ -155,9 +180,23 @@ static void sq_bind_null(struct db_stmt *s, int idx)
 	sqlite3_bind_null(s->s, map(s, idx));
 }
 
+static void release(struct db_stmt *s)
+{
+	if (s->holding) {
+		s->holding = 0;
+		pthread_mutex_unlock(&write_mu);
+	}
+}
+
 static int sq_step(struct db_stmt *s)
 {
+	if (!s->holding && !s->owner->in_txn && !sqlite3_stmt_readonly(s->s)) {
+		pthread_mutex_lock(&write_mu);
+		s->holding = 1;
+	}
 	int rc = sqlite3_step(s->s);
+	if (rc != SQLITE_ROW)
+		release(s);
 	s->owner->last_rc = rc;
 	if (rc == SQLITE_ROW)
 		return DB_ROW;
@@ -190,6 +229,7 @@ static int sq_changes(struct db_stmt *s)
 
 static void sq_reset(struct db_stmt *s)
 {
+	release(s);
 	sqlite3_reset(s->s);
 	sqlite3_clear_bindings(s->s);
 }

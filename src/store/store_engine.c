@@ -163,6 +163,15 @@ int store_engine_item_published(struct store *st, const char *item_id, const cha
 	bt(st, s, 2, release_id);
 	bt(st, s, 3, release_url);
 	bi(st, s, 4, now);
+	if (run(st, s, NULL))
+		return -1;
+	/* the retry budget is per item: the next item starts afresh */
+	s = prep(st, "UPDATE posts SET attempts = 0 WHERE id ="
+		     " (SELECT r.id FROM posts i JOIN posts r ON r.grp = i.grp AND r.parent_id IS NULL"
+		     " WHERE i.id = $1)");
+	if (!s)
+		return -1;
+	bt(st, s, 1, item_id);
 	return run(st, s, NULL);
 }
 
@@ -288,19 +297,39 @@ int store_engine_recover(struct store *st, const char *root_id, int64_t old_leas
 
 int store_engine_sweep_overdue(struct store *st, int64_t now, int64_t horizon_ms, int *out_n)
 {
-	struct db_stmt *s = prep(st, "UPDATE posts SET state = 'failed', updated_at = $1,"
-				     " error = 'not published: it was due more than ' || $3 || ' seconds ago"
-				     " (herald was not running); reschedule it to publish'"
-				     " WHERE state = 'queued' AND parent_id IS NULL AND deleted_at IS NULL"
-				     " AND due_at <= $1 AND publish_at < $2");
-	if (!s)
+	/* age is measured from due_at: a reply whose delay ended a moment ago
+	 * is not overdue because its thread started long ago */
+	char why[200];
+	snprintf(why, sizeof(why),
+		 "not published: it was due more than %lld seconds ago (herald was not running); "
+		 "reschedule it to publish",
+		 (long long)(horizon_ms / 1000));
+	if (begin(st))
 		return -1;
-	char secs[32];
-	snprintf(secs, sizeof(secs), "%lld", (long long)(horizon_ms / 1000));
+	struct db_stmt *s = prep(st, "UPDATE posts SET state = 'failed', error = $3, updated_at = $1"
+				     " WHERE parent_id IS NOT NULL AND published_at IS NULL AND deleted_at IS NULL"
+				     " AND grp IN (SELECT grp FROM posts WHERE state = 'queued'"
+				     " AND parent_id IS NULL AND deleted_at IS NULL AND due_at < $2)");
+	if (!s)
+		goto fail;
 	bi(st, s, 1, now);
 	bi(st, s, 2, now - horizon_ms);
-	bt(st, s, 3, secs);
-	return run(st, s, out_n);
+	bt(st, s, 3, why);
+	if (run(st, s, NULL))
+		goto fail;
+	s = prep(st, "UPDATE posts SET state = 'failed', error = $3, updated_at = $1"
+		     " WHERE state = 'queued' AND parent_id IS NULL AND deleted_at IS NULL AND due_at < $2");
+	if (!s)
+		goto fail;
+	bi(st, s, 1, now);
+	bi(st, s, 2, now - horizon_ms);
+	bt(st, s, 3, why);
+	if (run(st, s, out_n))
+		goto fail;
+	return commit(st);
+fail:
+	rollback(st);
+	return -1;
 }
 
 int store_engine_next_due(struct store *st, int64_t *out)

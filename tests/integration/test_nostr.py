@@ -27,6 +27,7 @@ import time
 import unittest
 
 import harness
+from engine_util import Node
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
@@ -194,8 +195,12 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def on_message(self, raw):
         r = self.relay
-        text = raw.decode("utf-8")
-        m = json.loads(text)
+        try:
+            text = raw.decode("utf-8")
+            m = json.loads(text)
+        except ValueError:
+            r.note("protocol_error", "not UTF-8 JSON: %r" % raw[:200])
+            raise
         if not (isinstance(m, list) and m and m[0] == "EVENT"):
             r.note("other", text)
             return
@@ -354,9 +359,19 @@ class NostrCase(unittest.TestCase):
 
     # ---- helpers ----
 
+    def setUp(self):
+        self.mine = []
+
+    def tearDown(self):
+        for r in self.mine:
+            bad = [n for n in r.notes if n[0] == "protocol_error"]
+            self.assertEqual(bad, [], "herald sent a relay something that is not a WebSocket "
+                             "text frame of UTF-8 JSON")
+
     def relay(self, *modes, **kw):
         r = Relay(*modes, **kw)
         type(self).relays.append(r)
+        self.mine.append(r)
         return r
 
     def connect(self, relays, seckey=None, want=201):
@@ -611,6 +626,16 @@ class NostrTest(NostrCase):
         self.assertEqual(ev["content"], "look\nhttps://example.com/cat.png")
         self.assertEqual(ev["tags"], [["imeta", "url https://example.com/cat.png"]])
 
+    def test_longest_note(self):
+        r = self.relay("ok")
+        ch, _, _ = self.connect([r.url])
+        text = ("\u00e9t\u00e9 \"\\ " * 12500)[:100000]
+        p = self.wait(self.post(ch, text))
+        self.assertEqual(p["status"], "published", p)
+        (ev,) = r.received()
+        self.assertEqual(ev["content"], text)
+        self.verify([ev])
+
     def test_untrusted_tls_relay_is_not_used(self):
         cert = make_cert(self.tmp)
         if not cert:
@@ -663,6 +688,71 @@ class NostrTest(NostrCase):
         self.assertEqual(st, 201, b)
         tools = nostr_tools({"seckeys": [sk_hex]})
         self.assertEqual(b["profile"], tools["npubs"][0]["npub"])
+
+
+class NostrRestartTest(unittest.TestCase):
+    """Exactly once across a crash and a stop: the event id does not change."""
+
+    def setUp(self):
+        reason = _nostr_tools_reason()
+        if reason:
+            self.skipTest(reason)
+        self.node = None
+        self.relay = None
+
+    def tearDown(self):
+        if self.relay:
+            self.relay.close()
+        if self.node:
+            self.node.close()
+
+    def publish_and_interrupt(self, interrupt, env):
+        self.relay = Relay("silent", "ok")
+        self.node = Node(env=dict({"HERALD_RETRY_BASE_MS": "100",
+                                   "HERALD_NOSTR_TIMEOUT_MS": "30000"}, **env))
+        self.node.start()
+        key = self.node.key("restart")
+        st, h, b = self.node.request("POST", "/v1/accounts", key=key, body={
+            "provider": "nostr", "name": "r", "credentials": {
+                "private_key": new_seckey(), "relays": [self.relay.url]}})
+        self.assertEqual(st, 201, b)
+        st, h, b = self.node.create(key, {
+            "type": "now", "shortLink": False, "tags": [],
+            "posts": [{"integration": {"id": b["id"]},
+                       "value": [{"content": "survives " + interrupt, "image": []}],
+                       "settings": {}}]})
+        self.assertEqual(st, 201, b)
+        pid = b[0]["postId"]
+        deadline = time.monotonic() + 10
+        while not self.relay.received() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(self.relay.received()), 1)
+        if interrupt == "kill":
+            self.node.proc.kill9()
+        else:
+            rc, took = self.node.proc.term()
+            self.assertEqual(rc, 0)
+            self.assertLess(took, 10, "SIGTERM waited for the silent relay")
+            self.assertIsNone(self.node.proc.sanitizer_report())
+        self.node.start()
+        p = self.node.wait_post(key, pid, lambda p: p["status"] in TERMINAL, timeout=20)
+        self.assertEqual(p["status"], "published", p)
+        evs = self.relay.received()
+        self.assertEqual(len(evs), 2, evs)
+        self.assertEqual(evs[0]["id"], evs[1]["id"])
+        self.assertEqual(p["releaseId"], evs[0]["id"])
+        got = nostr_tools({"events": evs})["events"]
+        for ev, res in zip(evs, got):
+            self.assertEqual(res["hash"], ev["id"])
+            self.assertTrue(res["verified"])
+
+    def test_kill9_while_a_relay_is_silent(self):
+        self.publish_and_interrupt("kill", {})
+
+    def test_sigterm_with_no_drain_while_a_relay_is_silent(self):
+        # the loops are torn down while the request is still out: the relay's
+        # thread must not touch them, and the process exits cleanly
+        self.publish_and_interrupt("term", {"HERALD_DRAIN_SECONDS": "0"})
 
 
 @unittest.skipUnless(shutil.which("openssl"), "openssl CLI not available to make a test CA")
