@@ -246,7 +246,7 @@ static void on_answer(void *arg, const struct hresp *r)
 {
 	struct job *jb = arg;
 	struct pub_ctx *c = &jb->ctx;
-	if (r->curl_code) {
+	if (r->curl_code && !c->req.optional) {
 		const char *why = arena_printf(jb->a, "%s (%s)", r->error ? r->error : "transport error",
 					       c->req.log_url ? c->req.log_url : c->req.url);
 		if (c->req.safe && r->curl_code == CURLE_FILESIZE_EXCEEDED) {
@@ -341,7 +341,27 @@ static void handle(struct job *jb, enum pub_status st, const struct hresp *r)
 	}
 }
 
+static void send_now(struct job *jb);
+
+static void on_delay(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	send_now(arg);
+}
+
 static void send_step(struct job *jb)
+{
+	long d = jb->ctx.req.delay_ms;
+	if (d > 0) {
+		struct timeval tv = {d / 1000, (d % 1000) * 1000};
+		if (event_base_once(jb->l->base, -1, EV_TIMEOUT, on_delay, jb, &tv) == 0)
+			return;
+	}
+	send_now(jb);
+}
+
+static void send_now(struct job *jb)
 {
 	struct pub_ctx *c = &jb->ctx;
 	struct hreq hr = {
@@ -352,6 +372,7 @@ static void send_step(struct job *jb)
 		.body_len = c->req.body_len,
 		.timeout_ms = c->req.timeout_ms,
 		.max_response = c->req.max_response,
+		.no_reuse = !(jb->pr->flags & PROV_IDEMPOTENT) && !c->req.safe,
 	};
 	if (!jb->attempt[0]) {
 		const char *summary = arena_printf(jb->ia, "%s %s", c->req.method,

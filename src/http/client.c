@@ -205,6 +205,10 @@ int hclient_send(struct hclient *c, const struct hreq *r, hclient_cb cb, void *a
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "herald/0.1");
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+	if (r->no_reuse) {
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (r->body) {
 		x->req_body = xmalloc(r->body_len + 1);
 		memcpy(x->req_body, r->body, r->body_len);

@@ -25,6 +25,10 @@ struct hreq {
 	size_t body_len;
 	long timeout_ms;    /* whole transfer; default 30000 */
 	size_t max_response;
+	/* a fresh connection, not reused afterwards: libcurl silently resends a
+	 * request that failed on a reused connection, which for a request that
+	 * is not idempotent could post twice */
+	int no_reuse;
 };
 
 struct hresp {

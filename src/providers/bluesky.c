@@ -1406,9 +1406,9 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	}
 	case OP_CARD_GET:
 		send_get(c, s->card_page, CARD_PAGE_MAX, 8000);
-		/* not "safe": the engine fails a safe request whose answer is too
-		 * large, and a card must never fail the post */
+		/* optional: a dead or huge page comes back here, never fails the post */
 		c->req.safe = 0;
+		c->req.optional = 1;
 		c->req.headers[0] = "Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.5";
 		c->req.headers[1] = "Range: bytes=0-524287";
 		c->req.headers[2] = NULL;
@@ -1416,6 +1416,7 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	case OP_THUMB_GET:
 		send_get(c, s->card_img, CARD_THUMB_MAX + 4096, 8000);
 		c->req.safe = 0;
+		c->req.optional = 1;
 		c->req.headers[0] = "Accept: image/*";
 		c->req.headers[1] = NULL;
 		return PUB_SEND;

@@ -41,6 +41,10 @@ struct pub_req {
 	int safe;             /* has no effect on the platform (a media GET, an
 			       * upload slot): a transport failure is retried,
 			       * never unconfirmed */
+	int optional;         /* the provider copes without it (a link card):
+			       * transport failures come back to publish as
+			       * answers with curl_code set, not to the engine */
+	long delay_ms;        /* send after this long (polling a platform) */
 	const char *log_url;  /* url with secrets removed, for attempt records */
 };
 

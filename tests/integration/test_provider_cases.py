@@ -44,7 +44,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 CASES = os.path.join(ROOT, "tests", "providers")
 MEDIA = os.path.join(CASES, "media")
 TERMINAL = ("published", "failed", "unconfirmed")
-CASE_KEYS = {"description", "provider", "env", "credentials", "connect_status", "post",
+CASE_KEYS = {"description", "provider", "env", "credentials", "connect_status", "create", "post",
              "exchanges", "expect", "wait_seconds"}
 EXPECT_KEYS = {"status", "releaseId", "releaseURL", "error_contains", "items", "attempts",
                "attempts_outcomes"}
@@ -139,6 +139,18 @@ class ProviderCases(unittest.TestCase):
             }],
         }
         st, _, created = srv.request("POST", "/public/v1/posts", key=key, body=body)
+        want = case.get("create")
+        if want:
+            # refused by preflight at create time: nothing may reach the platform
+            self.assertEqual(st, want["status"], created)
+            self.assertEqual(created["error"]["code"], want["code"], created)
+            if "rule" in want:
+                self.assertEqual(created["error"].get("rule"), want["rule"], created)
+            self.assertEqual(case.get("exchanges", []), [], "a refused create sends nothing")
+            time.sleep(0.5)
+            if fake.problems():
+                self.fail("fake platform:\n  " + "\n  ".join(fake.problems()))
+            return
         self.assertEqual(st, 201, "create answered %s: %s" % (st, created))
         pid = created[0]["postId"]
 
