@@ -292,17 +292,34 @@ static void handle(struct job *jb, enum pub_status st, const struct hresp *r)
 		send_step(jb);
 		return;
 	case PUB_OK: {
-		attempt_end(jb, "ok", r, NULL);
 		struct store_post *it = &jb->items[jb->cur];
-		if (store_engine_item_published(jb->l->st, it->id, c->release_id, c->release_url,
-						now_ms())) {
+		int64_t now = now_ms();
+		/* the last item of a post that does not repeat ends the job in the
+		 * same transaction that records it */
+		int last = jb->cur + 1 == jb->nitems && jb->j.interval_days <= 0;
+		char *resp = NULL;
+		if (r && r->body_len)
+			resp = arena_strndup(jb->ia, r->body,
+					     r->body_len > RESPONSE_KEEP ? RESPONSE_KEEP : r->body_len);
+		int rc = store_engine_published(jb->l->st, jb->j.root_id, jb->l->e->owner, it->id,
+						jb->attempt, c->release_id, c->release_url,
+						r ? r->status : 0, resp, last, now);
+		jb->attempt[0] = 0;
+		if (rc < 0) {
 			/* the platform has it but we could not record it: do not retry */
 			finish(jb, PS_UNCONFIRMED,
-			       "published, but herald could not record the platform's answer", now_ms(), 0);
+			       "published, but herald could not record the platform's answer", now, 0);
+			return;
+		}
+		if (last) {
+			if (rc == STORE_CONFLICT)
+				log_msg(LOG_WARN, "engine", "post %s: lease lost before finishing (published)",
+					jb->j.root_id);
+			job_free(jb);
 			return;
 		}
 		it->release_id = arena_strdup(jb->a, c->release_id);
-		it->published_at = now_ms();
+		it->published_at = now;
 		jb->j.attempts = 0; /* the retry budget is per item */
 		jb->cur++;
 		job_next(jb);

@@ -708,6 +708,8 @@ static int tag_is(const unsigned char *name, size_t nl, const char *want)
 	return 1;
 }
 
+#define TAG_MAX 8192
+
 static int ascii_ws(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -718,6 +720,12 @@ char *text_from_html(struct arena *a, const char *str, size_t n, size_t *out_len
 	const unsigned char *in = (const unsigned char *)str;
 	char *o = arena_alloc(a, n + 1);
 	size_t ol = 0;
+	/* Linear time: the next '>' is found once per stretch (a '<' with no
+	 * '>' after it within TAG_MAX is text at once), and scanning quoted
+	 * attribute values has a total budget; past it every further '<' is
+	 * text (only hostile input gets there). */
+	size_t next_gt = 0, budget = 8 * n + 65536;
+	int tags_off = 0;
 	for (size_t i = 0; i < n;) {
 		unsigned char ch = in[i];
 		if (ch == '&') {
@@ -748,19 +756,37 @@ char *text_from_html(struct arena *a, const char *str, size_t n, size_t *out_len
 			i = e ? (size_t)(e - in) + 3 : n;
 			continue;
 		}
-		int is_tag = i + 1 < n && (is_alpha(in[i + 1]) || in[i + 1] == '!' ||
-					   (in[i + 1] == '/' && i + 2 < n && is_alpha(in[i + 2])));
+		int is_tag = !tags_off && i + 1 < n &&
+			     (is_alpha(in[i + 1]) || in[i + 1] == '!' ||
+			      (in[i + 1] == '/' && i + 2 < n && is_alpha(in[i + 2])));
 		size_t j = i + 1;
-		unsigned char q = 0;
-		if (is_tag)
-			while (j < n && (q || in[j] != '>')) {
+		/* a tag ends at the first '>' outside quotes, within TAG_MAX
+		 * bytes (a longer one is text) */
+		size_t lim = n - i > TAG_MAX ? i + TAG_MAX : n;
+		if (is_tag && next_gt <= i) {
+			const unsigned char *g = memchr(in + i + 1, '>', n - i - 1);
+			next_gt = g ? (size_t)(g - in) : n;
+		}
+		if (is_tag && next_gt >= lim)
+			is_tag = 0; /* quotes only hide a '>', never add one */
+		if (is_tag) {
+			unsigned char q = 0;
+			while (j < lim && (q || in[j] != '>')) {
 				if (q && in[j] == q)
 					q = 0;
 				else if (!q && (in[j] == '"' || in[j] == '\''))
 					q = in[j];
 				j++;
 			}
-		if (!is_tag || j >= n) {
+			size_t cost = j - i;
+			if (cost > budget) {
+				tags_off = 1;
+				is_tag = 0;
+			} else {
+				budget -= cost;
+			}
+		}
+		if (!is_tag || j >= lim) {
 			o[ol++] = (char)ch; /* a lone '<' is text */
 			i++;
 			continue;

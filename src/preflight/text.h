@@ -134,7 +134,10 @@ int text_has_html_tags(const char *s, size_t n);
  * middot copy reg trade deg times euro) and decimal/hex numeric entities
  * (with ';') are decoded (invalid code points become U+FFFD); leading and
  * trailing ASCII whitespace is trimmed.  Unknown entities and a '<' that
- * starts no tag stay as text.  <strong>/<u> are plain text here (Postiz's
+ * starts no tag (not followed by a letter, '/' + letter or '!', or with no
+ * '>' outside quotes within 8 KiB) stay as text; the work is linear (on
+ * hostile input whose quoted attributes exhaust a budget of 8 bytes scanned
+ * per input byte, every later '<' is text).  <strong>/<u> are plain text here (Postiz's
  * "normal" editor turns them into Unicode bold/underline letters at publish
  * time; herald's providers keep formatting as markup instead).
  * The output is never longer than the input (*out_len <= n), is

@@ -190,7 +190,7 @@ int store_tag_ensure(struct store *st, struct arena *a, const char *org_id, cons
  * Every state change of a post happens in one of these functions, each a
  * single guarded statement or transaction:
  *   queued -> publishing        store_engine_claim (lease, owner)
- *   publishing -> published     store_engine_finish, only by the lease owner
+ *   publishing -> published     store_engine_published, only by the lease owner
  *   publishing -> queued        store_engine_finish (retry later, thread delay)
  *   publishing -> failed        store_engine_finish
  *   publishing -> unconfirmed   store_engine_finish, store_engine_recover
@@ -216,13 +216,19 @@ int store_engine_attempt_begin(struct store *st, const char *item_id, int64_t no
 int store_engine_attempt_end(struct store *st, const char *attempt_id, int64_t now,
 			     const char *outcome, long http_status, const char *response,
 			     const char *error);
-int store_engine_item_published(struct store *st, const char *item_id, const char *release_id,
-				const char *release_url, int64_t now);
 /* Move a claimed root out of publishing.  `state` is one of queued,
  * published, failed, unconfirmed; due_at applies to queued; add_attempt
  * counts a failed try.  STORE_CONFLICT when the lease is no longer ours. */
 int store_engine_finish(struct store *st, const char *root_id, const char *owner,
 			const char *state, const char *error, int64_t due_at, int add_attempt);
+/* The common end of a publish, in one transaction: the attempt's answer,
+ * the item published and, when `last`, the root published and its lease
+ * released.  STORE_CONFLICT when the lease was lost (the item and attempt
+ * are recorded all the same: the platform has the post). */
+int store_engine_published(struct store *st, const char *root_id, const char *owner,
+			   const char *item_id, const char *attempt_id, const char *release_id,
+			   const char *release_url, long http_status, const char *response,
+			   int last, int64_t now);
 /* Repeating post published: the thread starts over at next_at. */
 int store_engine_repeat(struct store *st, const char *root_id, const char *owner,
 			int64_t next_at);

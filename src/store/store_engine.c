@@ -148,33 +148,6 @@ int store_engine_attempt_end(struct store *st, const char *attempt_id, int64_t n
 	return run(st, s, NULL);
 }
 
-int store_engine_item_published(struct store *st, const char *item_id, const char *release_id,
-				const char *release_url, int64_t now)
-{
-	/* the root keeps state 'publishing' until the whole thread is done;
-	 * other items become 'published' one by one */
-	struct db_stmt *s = prep(st, "UPDATE posts SET published_at = $4, release_id = $2,"
-				     " release_url = $3, updated_at = $4, error = NULL,"
-				     " state = CASE WHEN parent_id IS NULL THEN state ELSE 'published' END"
-				     " WHERE id = $1");
-	if (!s)
-		return -1;
-	bt(st, s, 1, item_id);
-	bt(st, s, 2, release_id);
-	bt(st, s, 3, release_url);
-	bi(st, s, 4, now);
-	if (run(st, s, NULL))
-		return -1;
-	/* the retry budget is per item: the next item starts afresh */
-	s = prep(st, "UPDATE posts SET attempts = 0 WHERE id ="
-		     " (SELECT r.id FROM posts i JOIN posts r ON r.grp = i.grp AND r.parent_id IS NULL"
-		     " WHERE i.id = $1)");
-	if (!s)
-		return -1;
-	bt(st, s, 1, item_id);
-	return run(st, s, NULL);
-}
-
 int store_engine_finish(struct store *st, const char *root_id, const char *owner,
 			const char *state, const char *error, int64_t due_at, int add_attempt)
 {
@@ -216,6 +189,59 @@ int store_engine_finish(struct store *st, const char *root_id, const char *owner
 			goto fail;
 	}
 	return commit(st);
+fail:
+	rollback(st);
+	return -1;
+}
+
+int store_engine_published(struct store *st, const char *root_id, const char *owner,
+			   const char *item_id, const char *attempt_id, const char *release_id,
+			   const char *release_url, long http_status, const char *response,
+			   int last, int64_t now)
+{
+	int lost = 0;
+	if (begin(st))
+		return -1;
+	if (attempt_id && attempt_id[0] &&
+	    store_engine_attempt_end(st, attempt_id, now, "ok", http_status, response, NULL))
+		goto fail;
+	struct db_stmt *s = prep(st, "UPDATE posts SET published_at = $4, release_id = $2,"
+				     " release_url = $3, updated_at = $4, error = NULL,"
+				     " state = CASE WHEN parent_id IS NULL THEN state ELSE 'published' END"
+				     " WHERE id = $1");
+	if (!s)
+		goto fail;
+	bt(st, s, 1, item_id);
+	bt(st, s, 2, release_id);
+	bt(st, s, 3, release_url);
+	bi(st, s, 4, now);
+	if (run(st, s, NULL))
+		goto fail;
+	if (last) {
+		s = prep(st, "UPDATE posts SET state = 'published', error = NULL, attempts = 0,"
+			     " lease_owner = NULL, lease_until = NULL, updated_at = $3"
+			     " WHERE id = $1 AND state = 'publishing' AND lease_owner = $2");
+		if (!s)
+			goto fail;
+		bt(st, s, 1, root_id);
+		bt(st, s, 2, owner);
+		bi(st, s, 3, now);
+		int n = 0;
+		if (run(st, s, &n))
+			goto fail;
+		lost = n == 0;
+	} else {
+		/* the retry budget is per item: the next one starts afresh */
+		s = prep(st, "UPDATE posts SET attempts = 0 WHERE id = $1");
+		if (!s)
+			goto fail;
+		bt(st, s, 1, root_id);
+		if (run(st, s, NULL))
+			goto fail;
+	}
+	if (commit(st))
+		goto fail;
+	return lost ? STORE_CONFLICT : 0;
 fail:
 	rollback(st);
 	return -1;
