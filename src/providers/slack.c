@@ -38,6 +38,7 @@
  * the first file's id, and its permalink is the release URL.
  */
 #include "provider.h"
+#include "util.h"
 #include "../core/arena.h"
 #include "../http/client.h"
 
@@ -68,254 +69,7 @@ struct media {
 
 /* ---- small string builder (heap; copied into the arena when done) ---- */
 
-struct sb {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_put(struct sb *b, const void *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static char *sb_done(struct sb *b, struct arena *a)
-{
-	char *r = arena_alloc(a, b->len + 1);
-	if (b->len)
-		memcpy(r, b->p, b->len);
-	r[b->len] = 0;
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-	return r;
-}
-
-static void free_json(void *p)
-{
-	json_decref(p);
-}
-
-/* UTF-16 units of UTF-8 text (what Telegram's limits count). */
-static size_t u16len(const char *s, size_t n)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if ((ch & 0xc0) == 0x80)
-			continue;
-		k += ch >= 0xf0 ? 2 : 1;
-	}
-	return k;
-}
-
 /* ---- HTML tokenizer (Postiz content) ---- */
-
-struct tag {
-	char name[16];
-	int close;
-	const char *attrs;
-	size_t attrs_len;
-};
-
-/* s[0] == '<'.  Returns the end of the tag (after '>') and fills t, or NULL
- * when this '<' does not start a tag (it is then text).  Comments come back
- * with name "!". */
-static const char *parse_tag(const char *s, struct tag *t)
-{
-	memset(t, 0, sizeof(*t));
-	if (!strncmp(s, "<!--", 4)) {
-		const char *e = strstr(s + 4, "-->");
-		strcpy(t->name, "!");
-		return e ? e + 3 : s + strlen(s);
-	}
-	const char *p = s + 1;
-	if (*p == '/') {
-		t->close = 1;
-		p++;
-	}
-	if (!isalpha((unsigned char)*p))
-		return NULL;
-	size_t n = 0;
-	while (isalnum((unsigned char)*p) || *p == '-') {
-		if (n + 1 < sizeof(t->name))
-			t->name[n++] = (char)tolower((unsigned char)*p);
-		p++;
-	}
-	t->name[n] = 0;
-	t->attrs = p;
-	char q = 0;
-	for (; *p; p++) {
-		if (q) {
-			if (*p == q)
-				q = 0;
-		} else if (*p == '"' || *p == '\'') {
-			q = *p;
-		} else if (*p == '>') {
-			t->attrs_len = (size_t)(p - t->attrs);
-			return p + 1;
-		}
-	}
-	return NULL;
-}
-
-static void put_utf8(struct sb *b, unsigned long cp)
-{
-	char o[4];
-	size_t n;
-	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		cp = 0xfffd;
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		o[0] = (char)(0xf0 | (cp >> 18));
-		o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	sb_put(b, o, n);
-}
-
-/* Append s[0..n) to b with HTML entities decoded. */
-static void decode_entities(struct sb *b, const char *s, size_t n)
-{
-	static const struct {
-		const char *name;
-		unsigned long cp;
-	} ents[] = {{"amp", '&'},   {"lt", '<'},      {"gt", '>'},      {"quot", '"'},
-		    {"apos", '\''}, {"nbsp", 0xa0},   {"ndash", 0x2013}, {"mdash", 0x2014},
-		    {"hellip", 0x2026}, {"laquo", 0xab}, {"raquo", 0xbb}, {"copy", 0xa9}};
-	size_t i = 0;
-	while (i < n) {
-		if (s[i] != '&') {
-			size_t j = i;
-			while (j < n && s[j] != '&')
-				j++;
-			sb_put(b, s + i, j - i);
-			i = j;
-			continue;
-		}
-		size_t j = i + 1;
-		while (j < n && j - i < 12 && s[j] != ';' && s[j] != '&' && !isspace((unsigned char)s[j]))
-			j++;
-		if (j < n && s[j] == ';' && j > i + 1) {
-			const char *e = s + i + 1;
-			size_t el = j - i - 1;
-			if (e[0] == '#') {
-				char *end;
-				unsigned long cp = (el > 1 && (e[1] == 'x' || e[1] == 'X'))
-							   ? strtoul(e + 2, &end, 16)
-							   : strtoul(e + 1, &end, 10);
-				if (end == s + j && el > 1) {
-					put_utf8(b, cp);
-					i = j + 1;
-					continue;
-				}
-			} else {
-				size_t k;
-				for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++)
-					if (strlen(ents[k].name) == el && !strncmp(ents[k].name, e, el))
-						break;
-				if (k < sizeof(ents) / sizeof(ents[0])) {
-					put_utf8(b, ents[k].cp);
-					i = j + 1;
-					continue;
-				}
-			}
-		}
-		sb_put(b, "&", 1);
-		i++;
-	}
-}
-
-/* Value of attribute `name` in a tag, entities decoded; NULL when absent. */
-static char *attr_get(struct arena *a, const struct tag *t, const char *name)
-{
-	size_t nl = strlen(name);
-	const char *p = t->attrs, *end = t->attrs + t->attrs_len;
-	while (p < end) {
-		while (p < end && (isspace((unsigned char)*p) || *p == '/'))
-			p++;
-		const char *ks = p;
-		while (p < end && !isspace((unsigned char)*p) && *p != '=' && *p != '/')
-			p++;
-		size_t kl = (size_t)(p - ks);
-		while (p < end && isspace((unsigned char)*p))
-			p++;
-		const char *vs = NULL;
-		size_t vl = 0;
-		if (p < end && *p == '=') {
-			p++;
-			while (p < end && isspace((unsigned char)*p))
-				p++;
-			if (p < end && (*p == '"' || *p == '\'')) {
-				char q = *p++;
-				vs = p;
-				while (p < end && *p != q)
-					p++;
-				vl = (size_t)(p - vs);
-				if (p < end)
-					p++;
-			} else {
-				vs = p;
-				while (p < end && !isspace((unsigned char)*p))
-					p++;
-				vl = (size_t)(p - vs);
-			}
-		}
-		if (kl == nl && !strncasecmp(ks, name, nl)) {
-			struct sb v = {0};
-			if (vs)
-				decode_entities(&v, vs, vl);
-			return sb_done(&v, a);
-		}
-		if (kl == 0 && p < end)
-			p++;
-	}
-	return NULL;
-}
-
-/* Whether content is HTML: it holds at least one tag the Postiz editor
- * writes.  "a <b> c" is HTML, "x <y> z" or "1 < 2" is plain text. */
-static int has_tags(const char *s)
-{
-	static const char *const known[] = {"p",  "br", "div", "span", "strong", "b",  "em",
-					    "i",  "u",  "s",   "strike", "del",  "ins", "a",
-					    "ul", "ol", "li",  "h1",   "h2",     "h3",  "h4",
-					    "h5", "h6", "blockquote", "pre", "code", "hr",  "img"};
-	for (const char *p = strchr(s, '<'); p; p = strchr(p + 1, '<')) {
-		struct tag t;
-		if (!parse_tag(p, &t))
-			continue;
-		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (!strcmp(t.name, known[i]))
-				return 1;
-	}
-	return 0;
-}
 
 /* ---- Postiz HTML -> Slack mrkdwn ---- */
 
@@ -343,13 +97,13 @@ static void esc_put(struct sb *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '&')
-			sb_puts(b, "&amp;");
+			pv_sb_puts(b, "&amp;");
 		else if (s[i] == '<')
-			sb_puts(b, "&lt;");
+			pv_sb_puts(b, "&lt;");
 		else if (s[i] == '>')
-			sb_puts(b, "&gt;");
+			pv_sb_puts(b, "&gt;");
 		else
-			sb_put(b, s + i, 1);
+			pv_sb_put(b, s + i, 1);
 	}
 }
 
@@ -361,7 +115,7 @@ static int md_line_start(const struct md *v)
 
 static void md_nl(struct md *v)
 {
-	sb_puts(&v->out, "\n");
+	pv_sb_puts(&v->out, "\n");
 }
 
 static void md_ensure_line(struct md *v)
@@ -375,8 +129,8 @@ static void md_put(struct md *v, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (v->quote && (v->out.len == 0 || v->out.p[v->out.len - 1] == '\n') && s[i] != '\n')
-			sb_puts(&v->out, "> ");
-		sb_put(&v->out, s + i, 1);
+			pv_sb_puts(&v->out, "> ");
+		pv_sb_put(&v->out, s + i, 1);
 	}
 }
 
@@ -432,7 +186,7 @@ static void md_close_one(struct md *v)
 		while (v->out.len && v->out.p[v->out.len - 1] == '\n')
 			v->out.p[--v->out.len] = 0;
 	if (v->st[v->depth].close)
-		sb_puts(&v->out, v->st[v->depth].close);
+		pv_sb_puts(&v->out, v->st[v->depth].close);
 }
 
 static int md_pop(struct md *v, const char *src)
@@ -546,11 +300,11 @@ static void md_tag(struct md *v, const struct tag *t)
 			md_pop(v, "a");
 			return;
 		}
-		char *href = attr_get(v->a, t, "href");
+		char *href = pv_attr_get(v->a, t, "href");
 		if (!v->literal && href && *href && !md_open(v, "a")) {
 			struct sb e = {0};
 			esc_put(&e, href, strlen(href));
-			md_push(v, "a", NULL, NULL, sb_done(&e, v->a));
+			md_push(v, "a", NULL, NULL, pv_sb_done(&e, v->a));
 		}
 		return;
 	}
@@ -571,7 +325,7 @@ static void md_text(struct md *v, const char *s, size_t n)
 	if (v->skip)
 		return;
 	struct sb d = {0}, e = {0};
-	decode_entities(&d, s, n);
+	pv_decode_entities(&d, s, n);
 	int ws_only = 1, nl = 0;
 	for (size_t i = 0; i < d.len; i++) {
 		if (d.p[i] == '\n' || d.p[i] == '\r')
@@ -595,7 +349,7 @@ static char *to_mrkdwn(struct arena *a, const char *html)
 		const char *lt = strchr(p, '<');
 		struct tag t;
 		const char *end = NULL;
-		while (lt && !(end = parse_tag(lt, &t)))
+		while (lt && !(end = pv_parse_tag(lt, &t)))
 			lt = strchr(lt + 1, '<');
 		if (!lt) {
 			md_text(&v, p, strlen(p));
@@ -614,7 +368,7 @@ static char *to_mrkdwn(struct arena *a, const char *html)
 	size_t lead = 0;
 	while (lead < v.out.len && v.out.p[lead] == '\n')
 		lead++;
-	char *r = sb_done(&v.out, a);
+	char *r = pv_sb_done(&v.out, a);
 	return r + lead;
 }
 
@@ -623,72 +377,10 @@ static char *plain_text(struct arena *a, const char *s)
 {
 	struct sb e = {0};
 	esc_put(&e, s, strlen(s));
-	return sb_done(&e, a);
+	return pv_sb_done(&e, a);
 }
 
 /* ---- media ---- */
-
-static const char *sniff(const unsigned char *p, size_t n)
-{
-	if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
-		return "image/png";
-	if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
-		return "image/jpeg";
-	if (n >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6)))
-		return "image/gif";
-	if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
-		return "image/webp";
-	if (n >= 12 && !memcmp(p + 4, "ftyp", 4))
-		return !memcmp(p + 8, "qt  ", 4) ? "video/quicktime" : "video/mp4";
-	if (n >= 4 && !memcmp(p, "\x1a\x45\xdf\xa3", 4))
-		return "video/webm";
-	if (n >= 5 && !memcmp(p, "%PDF-", 5))
-		return "application/pdf";
-	return "application/octet-stream";
-}
-
-static const char *ext_of(const char *mime)
-{
-	static const char *const m[][2] = {
-		{"image/png", "png"},   {"image/jpeg", "jpg"},      {"image/gif", "gif"},
-		{"image/webp", "webp"}, {"video/mp4", "mp4"},       {"video/quicktime", "mov"},
-		{"video/webm", "webm"}, {"application/pdf", "pdf"},
-	};
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-		if (!strcmp(m[i][0], mime))
-			return m[i][1];
-	return "bin";
-}
-
-/* A safe file name from the URL's last path segment. */
-static const char *file_name(struct arena *a, const char *url, const char *mime, size_t idx)
-{
-	const char *s = url, *q = url + strcspn(url, "?#");
-	for (const char *p = url; p < q; p++)
-		if (*p == '/')
-			s = p + 1;
-	size_t n = (size_t)(q - s);
-	if (n > 100)
-		n = 100;
-	char *name = arena_strndup(a, s, n);
-	int dot = 0;
-	for (char *p = name; *p; p++) {
-		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
-			*p = '_';
-		if (*p == '.')
-			dot = 1;
-	}
-	if (!*name || name[0] == '.')
-		return arena_printf(a, "file%zu.%s", idx + 1, ext_of(mime));
-	if (!dot)
-		return arena_printf(a, "%s.%s", name, ext_of(mime));
-	return name;
-}
-
-static const char *strip_query(struct arena *a, const char *url)
-{
-	return arena_strndup(a, url, strcspn(url, "?#"));
-}
 
 /* ---- credentials ---- */
 
@@ -787,13 +479,13 @@ static const char *urlenc(struct arena *a, const char *s)
 	static const char hex[] = "0123456789ABCDEF";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-			sb_put(&b, p, 1);
+			pv_sb_put(&b, p, 1);
 		} else {
 			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-			sb_put(&b, e, 3);
+			pv_sb_put(&b, e, 3);
 		}
 	}
-	return sb_done(&b, a);
+	return pv_sb_done(&b, a);
 }
 
 static int is_ts(const char *s)
@@ -841,7 +533,7 @@ static void fetch_req(struct pub_ctx *c, struct sl *s)
 	c->req.method = "GET";
 	c->req.url = s->m[s->cur].url;
 	c->req.safe = 1; /* fetching our own media changes nothing on the platform */
-	c->req.log_url = strip_query(c->a, s->m[s->cur].url);
+	c->req.log_url = pv_strip_query(c->a, s->m[s->cur].url);
 	c->req.max_response = SL_FETCH_MAX;
 	c->req.timeout_ms = 60000;
 	c->req.headers[0] = NULL;
@@ -862,7 +554,7 @@ static void upload_req(struct pub_ctx *c, struct sl *s)
 	const struct media *f = &s->m[s->cur];
 	c->req.method = "POST";
 	c->req.url = f->upload_url;
-	c->req.log_url = strip_query(c->a, f->upload_url);
+	c->req.log_url = pv_strip_query(c->a, f->upload_url);
 	c->req.body = f->data;
 	c->req.body_len = f->len;
 	c->req.timeout_ms = 120000;
@@ -923,7 +615,7 @@ static enum pub_status api_check(struct pub_ctx *c, struct sl *s, const struct h
 	long st = r->status;
 	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
 	if (j)
-		arena_defer(c->a, free_json, j);
+		arena_defer(c->a, pv_free_json, j);
 	*out = j;
 	const char *raw = r->body_len ? arena_printf(c->a, "%.300s", r->body) : "(empty body)";
 	if (st == 429) {
@@ -1008,7 +700,7 @@ static enum pub_status fetched(struct pub_ctx *c, struct sl *s, const struct hre
 	struct media *f = &s->m[s->cur];
 	if (r->status < 200 || r->status >= 300) {
 		c->error = arena_printf(c->a, "media %zu (%s) could not be fetched: HTTP %ld", s->cur + 1,
-					strip_query(c->a, f->url), r->status);
+					pv_strip_query(c->a, f->url), r->status);
 		enum pub_status st = pub_classify_status(r->status);
 		if (st == PUB_RETRY)
 			c->retry_after_ms = pub_retry_after(r);
@@ -1016,15 +708,15 @@ static enum pub_status fetched(struct pub_ctx *c, struct sl *s, const struct hre
 	}
 	if (r->body_len == 0) {
 		c->error = arena_printf(c->a, "media %zu (%s) is empty", s->cur + 1,
-					strip_query(c->a, f->url));
+					pv_strip_query(c->a, f->url));
 		return PUB_FAILED;
 	}
 	char *d = arena_alloc(c->a, r->body_len);
 	memcpy(d, r->body, r->body_len);
 	f->data = d;
 	f->len = r->body_len;
-	f->mime = sniff((const unsigned char *)d, r->body_len);
-	f->name = file_name(c->a, f->url, f->mime, s->cur);
+	f->mime = pv_sniff((const unsigned char *)d, r->body_len);
+	f->name = pv_file_name(c->a, f->url, f->mime, s->cur);
 	return PUB_SEND;
 }
 
@@ -1073,8 +765,8 @@ static enum pub_status sl_start(struct pub_ctx *c)
 		s->thread_ts = c->root_release_id;
 
 	const char *content = c->content ? c->content : "";
-	s->text = has_tags(content) ? to_mrkdwn(c->a, content) : plain_text(c->a, content);
-	size_t len = u16len(s->text, strlen(s->text));
+	s->text = pv_has_tags(content) ? to_mrkdwn(c->a, content) : plain_text(c->a, content);
+	size_t len = pv_u16len(s->text, strlen(s->text));
 	if (len > SL_TEXT_MAX) {
 		c->error = arena_printf(c->a,
 					"slack.text.max_length: the message is %zu characters after "

@@ -38,6 +38,7 @@
  * sent once more.
  */
 #include "provider.h"
+#include "util.h"
 #include "../core/arena.h"
 #include "../http/client.h"
 
@@ -64,254 +65,7 @@ static const struct provider_field fields[] = {
 
 /* ---- small string builder (heap; copied into the arena when done) ---- */
 
-struct sb {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_put(struct sb *b, const void *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static char *sb_done(struct sb *b, struct arena *a)
-{
-	char *r = arena_alloc(a, b->len + 1);
-	if (b->len)
-		memcpy(r, b->p, b->len);
-	r[b->len] = 0;
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-	return r;
-}
-
-static void free_json(void *p)
-{
-	json_decref(p);
-}
-
-/* UTF-16 units of UTF-8 text (what Telegram's limits count). */
-static size_t u16len(const char *s, size_t n)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if ((ch & 0xc0) == 0x80)
-			continue;
-		k += ch >= 0xf0 ? 2 : 1;
-	}
-	return k;
-}
-
 /* ---- HTML tokenizer (Postiz content) ---- */
-
-struct tag {
-	char name[16];
-	int close;
-	const char *attrs;
-	size_t attrs_len;
-};
-
-/* s[0] == '<'.  Returns the end of the tag (after '>') and fills t, or NULL
- * when this '<' does not start a tag (it is then text).  Comments come back
- * with name "!". */
-static const char *parse_tag(const char *s, struct tag *t)
-{
-	memset(t, 0, sizeof(*t));
-	if (!strncmp(s, "<!--", 4)) {
-		const char *e = strstr(s + 4, "-->");
-		strcpy(t->name, "!");
-		return e ? e + 3 : s + strlen(s);
-	}
-	const char *p = s + 1;
-	if (*p == '/') {
-		t->close = 1;
-		p++;
-	}
-	if (!isalpha((unsigned char)*p))
-		return NULL;
-	size_t n = 0;
-	while (isalnum((unsigned char)*p) || *p == '-') {
-		if (n + 1 < sizeof(t->name))
-			t->name[n++] = (char)tolower((unsigned char)*p);
-		p++;
-	}
-	t->name[n] = 0;
-	t->attrs = p;
-	char q = 0;
-	for (; *p; p++) {
-		if (q) {
-			if (*p == q)
-				q = 0;
-		} else if (*p == '"' || *p == '\'') {
-			q = *p;
-		} else if (*p == '>') {
-			t->attrs_len = (size_t)(p - t->attrs);
-			return p + 1;
-		}
-	}
-	return NULL;
-}
-
-static void put_utf8(struct sb *b, unsigned long cp)
-{
-	char o[4];
-	size_t n;
-	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		cp = 0xfffd;
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		o[0] = (char)(0xf0 | (cp >> 18));
-		o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	sb_put(b, o, n);
-}
-
-/* Append s[0..n) to b with HTML entities decoded. */
-static void decode_entities(struct sb *b, const char *s, size_t n)
-{
-	static const struct {
-		const char *name;
-		unsigned long cp;
-	} ents[] = {{"amp", '&'},   {"lt", '<'},      {"gt", '>'},      {"quot", '"'},
-		    {"apos", '\''}, {"nbsp", 0xa0},   {"ndash", 0x2013}, {"mdash", 0x2014},
-		    {"hellip", 0x2026}, {"laquo", 0xab}, {"raquo", 0xbb}, {"copy", 0xa9}};
-	size_t i = 0;
-	while (i < n) {
-		if (s[i] != '&') {
-			size_t j = i;
-			while (j < n && s[j] != '&')
-				j++;
-			sb_put(b, s + i, j - i);
-			i = j;
-			continue;
-		}
-		size_t j = i + 1;
-		while (j < n && j - i < 12 && s[j] != ';' && s[j] != '&' && !isspace((unsigned char)s[j]))
-			j++;
-		if (j < n && s[j] == ';' && j > i + 1) {
-			const char *e = s + i + 1;
-			size_t el = j - i - 1;
-			if (e[0] == '#') {
-				char *end;
-				unsigned long cp = (el > 1 && (e[1] == 'x' || e[1] == 'X'))
-							   ? strtoul(e + 2, &end, 16)
-							   : strtoul(e + 1, &end, 10);
-				if (end == s + j && el > 1) {
-					put_utf8(b, cp);
-					i = j + 1;
-					continue;
-				}
-			} else {
-				size_t k;
-				for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++)
-					if (strlen(ents[k].name) == el && !strncmp(ents[k].name, e, el))
-						break;
-				if (k < sizeof(ents) / sizeof(ents[0])) {
-					put_utf8(b, ents[k].cp);
-					i = j + 1;
-					continue;
-				}
-			}
-		}
-		sb_put(b, "&", 1);
-		i++;
-	}
-}
-
-/* Value of attribute `name` in a tag, entities decoded; NULL when absent. */
-static char *attr_get(struct arena *a, const struct tag *t, const char *name)
-{
-	size_t nl = strlen(name);
-	const char *p = t->attrs, *end = t->attrs + t->attrs_len;
-	while (p < end) {
-		while (p < end && (isspace((unsigned char)*p) || *p == '/'))
-			p++;
-		const char *ks = p;
-		while (p < end && !isspace((unsigned char)*p) && *p != '=' && *p != '/')
-			p++;
-		size_t kl = (size_t)(p - ks);
-		while (p < end && isspace((unsigned char)*p))
-			p++;
-		const char *vs = NULL;
-		size_t vl = 0;
-		if (p < end && *p == '=') {
-			p++;
-			while (p < end && isspace((unsigned char)*p))
-				p++;
-			if (p < end && (*p == '"' || *p == '\'')) {
-				char q = *p++;
-				vs = p;
-				while (p < end && *p != q)
-					p++;
-				vl = (size_t)(p - vs);
-				if (p < end)
-					p++;
-			} else {
-				vs = p;
-				while (p < end && !isspace((unsigned char)*p))
-					p++;
-				vl = (size_t)(p - vs);
-			}
-		}
-		if (kl == nl && !strncasecmp(ks, name, nl)) {
-			struct sb v = {0};
-			if (vs)
-				decode_entities(&v, vs, vl);
-			return sb_done(&v, a);
-		}
-		if (kl == 0 && p < end)
-			p++;
-	}
-	return NULL;
-}
-
-/* Whether content is HTML: it holds at least one tag the Postiz editor
- * writes.  "a <b> c" is HTML, "x <y> z" or "1 < 2" is plain text. */
-static int has_tags(const char *s)
-{
-	static const char *const known[] = {"p",  "br", "div", "span", "strong", "b",  "em",
-					    "i",  "u",  "s",   "strike", "del",  "ins", "a",
-					    "ul", "ol", "li",  "h1",   "h2",     "h3",  "h4",
-					    "h5", "h6", "blockquote", "pre", "code", "hr",  "img"};
-	for (const char *p = strchr(s, '<'); p; p = strchr(p + 1, '<')) {
-		struct tag t;
-		if (!parse_tag(p, &t))
-			continue;
-		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (!strcmp(t.name, known[i]))
-				return 1;
-	}
-	return 0;
-}
 
 /* ---- Postiz HTML -> Telegram HTML ---- */
 
@@ -356,7 +110,7 @@ static int at_line_start(const struct conv *v)
 static void ensure_line(struct conv *v)
 {
 	if (!at_line_start(v))
-		sb_puts(&v->out, "\n");
+		pv_sb_puts(&v->out, "\n");
 }
 
 static void trim_newlines(struct conv *v)
@@ -378,22 +132,22 @@ static void esc_put(struct sb *b, const char *s, size_t n, int quote)
 	for (size_t i = 0; i < n; i++) {
 		switch (s[i]) {
 		case '&':
-			sb_puts(b, "&amp;");
+			pv_sb_puts(b, "&amp;");
 			break;
 		case '<':
-			sb_puts(b, "&lt;");
+			pv_sb_puts(b, "&lt;");
 			break;
 		case '>':
-			sb_puts(b, "&gt;");
+			pv_sb_puts(b, "&gt;");
 			break;
 		case '"':
 			if (quote) {
-				sb_puts(b, "&quot;");
+				pv_sb_puts(b, "&quot;");
 				break;
 			}
 			/* fall through */
 		default:
-			sb_put(b, s + i, 1);
+			pv_sb_put(b, s + i, 1);
 		}
 	}
 }
@@ -406,13 +160,13 @@ static void conv_push(struct conv *v, const char *src, const char *dst, const ch
 	v->st[v->depth].dst = dst;
 	v->depth++;
 	if (href) {
-		sb_puts(&v->out, "<a href=\"");
+		pv_sb_puts(&v->out, "<a href=\"");
 		esc_put(&v->out, href, strlen(href), 1);
-		sb_puts(&v->out, "\">");
+		pv_sb_puts(&v->out, "\">");
 	} else {
-		sb_puts(&v->out, "<");
-		sb_puts(&v->out, dst);
-		sb_puts(&v->out, ">");
+		pv_sb_puts(&v->out, "<");
+		pv_sb_puts(&v->out, dst);
+		pv_sb_puts(&v->out, ">");
 	}
 }
 
@@ -431,9 +185,9 @@ static int conv_pop(struct conv *v, const char *src)
 		const char *d = v->st[v->depth].dst;
 		if (!strcmp(d, "blockquote") || !strcmp(d, "pre"))
 			trim_newlines(v);
-		sb_puts(&v->out, "</");
-		sb_puts(&v->out, d);
-		sb_puts(&v->out, ">");
+		pv_sb_puts(&v->out, "</");
+		pv_sb_puts(&v->out, d);
+		pv_sb_puts(&v->out, ">");
 	}
 	return 1;
 }
@@ -464,12 +218,12 @@ static void conv_tag(struct conv *v, const struct tag *t)
 		return;
 	}
 	if (!strcmp(n, "br")) {
-		sb_puts(&v->out, "\n");
+		pv_sb_puts(&v->out, "\n");
 		return;
 	}
 	if (!strcmp(n, "p") || !strcmp(n, "div") || !strcmp(n, "tr")) {
 		if (t->close)
-			sb_puts(&v->out, "\n");
+			pv_sb_puts(&v->out, "\n");
 		else
 			ensure_line(v);
 		return;
@@ -491,13 +245,13 @@ static void conv_tag(struct conv *v, const struct tag *t)
 		}
 		ensure_line(v);
 		for (int i = 1; i < v->nlists; i++)
-			sb_puts(&v->out, "  ");
+			pv_sb_puts(&v->out, "  ");
 		if (v->nlists > 0 && v->list_n[v->nlists - 1] > 0) {
 			char num[16];
 			snprintf(num, sizeof(num), "%d. ", v->list_n[v->nlists - 1]++);
-			sb_puts(&v->out, num);
+			pv_sb_puts(&v->out, num);
 		} else {
-			sb_puts(&v->out, "\xe2\x80\xa2 ");
+			pv_sb_puts(&v->out, "\xe2\x80\xa2 ");
 		}
 		v->prefix_end = v->out.len;
 		return;
@@ -505,7 +259,7 @@ static void conv_tag(struct conv *v, const struct tag *t)
 	if (is_heading(n)) {
 		if (t->close) {
 			if (conv_pop(v, n))
-				sb_puts(&v->out, "\n");
+				pv_sb_puts(&v->out, "\n");
 		} else {
 			ensure_line(v);
 			if (!literal)
@@ -516,7 +270,7 @@ static void conv_tag(struct conv *v, const struct tag *t)
 	if (!strcmp(n, "blockquote") || !strcmp(n, "pre")) {
 		if (t->close) {
 			if (conv_pop(v, n))
-				sb_puts(&v->out, "\n");
+				pv_sb_puts(&v->out, "\n");
 		} else {
 			ensure_line(v);
 			if (!literal && !open_has(v, n))
@@ -529,7 +283,7 @@ static void conv_tag(struct conv *v, const struct tag *t)
 			conv_pop(v, "a");
 			return;
 		}
-		char *href = attr_get(v->a, t, "href");
+		char *href = pv_attr_get(v->a, t, "href");
 		if (!literal && href && *href && !open_has(v, "a"))
 			conv_push(v, "a", "a", href);
 		return;
@@ -548,7 +302,7 @@ static void conv_text(struct conv *v, const char *s, size_t n)
 	if (v->skip)
 		return;
 	struct sb d = {0};
-	decode_entities(&d, s, n);
+	pv_decode_entities(&d, s, n);
 	int ws_only = 1, nl = 0;
 	for (size_t i = 0; i < d.len; i++) {
 		if (d.p[i] == '\n' || d.p[i] == '\r')
@@ -596,7 +350,7 @@ static char *tg_html(struct arena *a, const char *html)
 		const char *lt = strchr(p, '<');
 		struct tag t;
 		const char *end = NULL;
-		while (lt && !(end = parse_tag(lt, &t)))
+		while (lt && !(end = pv_parse_tag(lt, &t)))
 			lt = strchr(lt + 1, '<');
 		if (!lt) {
 			conv_text(&v, p, strlen(p));
@@ -616,7 +370,7 @@ static char *tg_html(struct arena *a, const char *html)
 	size_t lead = 0;
 	while (lead < v.out.len && v.out.p[lead] == '\n')
 		lead++;
-	char *r = sb_done(&v.out, a);
+	char *r = pv_sb_done(&v.out, a);
 	return r + lead;
 }
 
@@ -630,68 +384,6 @@ struct media {
 	size_t len;
 	enum kind kind;
 };
-
-static const char *sniff(const unsigned char *p, size_t n)
-{
-	if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
-		return "image/png";
-	if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
-		return "image/jpeg";
-	if (n >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6)))
-		return "image/gif";
-	if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
-		return "image/webp";
-	if (n >= 12 && !memcmp(p + 4, "ftyp", 4))
-		return !memcmp(p + 8, "qt  ", 4) ? "video/quicktime" : "video/mp4";
-	if (n >= 4 && !memcmp(p, "\x1a\x45\xdf\xa3", 4))
-		return "video/webm";
-	if (n >= 5 && !memcmp(p, "%PDF-", 5))
-		return "application/pdf";
-	return "application/octet-stream";
-}
-
-static const char *ext_of(const char *mime)
-{
-	static const char *const m[][2] = {
-		{"image/png", "png"},   {"image/jpeg", "jpg"},      {"image/gif", "gif"},
-		{"image/webp", "webp"}, {"video/mp4", "mp4"},       {"video/quicktime", "mov"},
-		{"video/webm", "webm"}, {"application/pdf", "pdf"},
-	};
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-		if (!strcmp(m[i][0], mime))
-			return m[i][1];
-	return "bin";
-}
-
-/* A safe file name from the URL's last path segment. */
-static const char *file_name(struct arena *a, const char *url, const char *mime, size_t idx)
-{
-	const char *s = url, *q = url + strcspn(url, "?#");
-	for (const char *p = url; p < q; p++)
-		if (*p == '/')
-			s = p + 1;
-	size_t n = (size_t)(q - s);
-	if (n > 100)
-		n = 100;
-	char *name = arena_strndup(a, s, n);
-	int dot = 0;
-	for (char *p = name; *p; p++) {
-		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
-			*p = '_';
-		if (*p == '.')
-			dot = 1;
-	}
-	if (!*name || name[0] == '.')
-		return arena_printf(a, "file%zu.%s", idx + 1, ext_of(mime));
-	if (!dot)
-		return arena_printf(a, "%s.%s", name, ext_of(mime));
-	return name;
-}
-
-static const char *strip_query(struct arena *a, const char *url)
-{
-	return arena_strndup(a, url, strcspn(url, "?#"));
-}
 
 /* ---- multipart ---- */
 
@@ -712,37 +404,37 @@ static void mp_begin(struct mp *m)
 
 static void mp_field(struct mp *m, const char *name, const char *value)
 {
-	sb_puts(&m->b, "--");
-	sb_puts(&m->b, m->boundary);
-	sb_puts(&m->b, "\r\nContent-Disposition: form-data; name=\"");
-	sb_puts(&m->b, name);
-	sb_puts(&m->b, "\"\r\n\r\n");
-	sb_puts(&m->b, value);
-	sb_puts(&m->b, "\r\n");
+	pv_sb_puts(&m->b, "--");
+	pv_sb_puts(&m->b, m->boundary);
+	pv_sb_puts(&m->b, "\r\nContent-Disposition: form-data; name=\"");
+	pv_sb_puts(&m->b, name);
+	pv_sb_puts(&m->b, "\"\r\n\r\n");
+	pv_sb_puts(&m->b, value);
+	pv_sb_puts(&m->b, "\r\n");
 }
 
 static void mp_file(struct mp *m, const char *name, const struct media *f)
 {
-	sb_puts(&m->b, "--");
-	sb_puts(&m->b, m->boundary);
-	sb_puts(&m->b, "\r\nContent-Disposition: form-data; name=\"");
-	sb_puts(&m->b, name);
-	sb_puts(&m->b, "\"; filename=\"");
-	sb_puts(&m->b, f->name);
-	sb_puts(&m->b, "\"\r\nContent-Type: ");
-	sb_puts(&m->b, f->mime);
-	sb_puts(&m->b, "\r\n\r\n");
-	sb_put(&m->b, f->data, f->len);
-	sb_puts(&m->b, "\r\n");
+	pv_sb_puts(&m->b, "--");
+	pv_sb_puts(&m->b, m->boundary);
+	pv_sb_puts(&m->b, "\r\nContent-Disposition: form-data; name=\"");
+	pv_sb_puts(&m->b, name);
+	pv_sb_puts(&m->b, "\"; filename=\"");
+	pv_sb_puts(&m->b, f->name);
+	pv_sb_puts(&m->b, "\"\r\nContent-Type: ");
+	pv_sb_puts(&m->b, f->mime);
+	pv_sb_puts(&m->b, "\r\n\r\n");
+	pv_sb_put(&m->b, f->data, f->len);
+	pv_sb_puts(&m->b, "\r\n");
 }
 
 static void mp_finish(struct mp *m, struct pub_ctx *c, int hi)
 {
-	sb_puts(&m->b, "--");
-	sb_puts(&m->b, m->boundary);
-	sb_puts(&m->b, "--\r\n");
+	pv_sb_puts(&m->b, "--");
+	pv_sb_puts(&m->b, m->boundary);
+	pv_sb_puts(&m->b, "--\r\n");
 	c->req.body_len = m->b.len;
-	c->req.body = sb_done(&m->b, c->a);
+	c->req.body = pv_sb_done(&m->b, c->a);
 	c->req.headers[hi] =
 		arena_printf(c->a, "Content-Type: multipart/form-data; boundary=%s", m->boundary);
 	c->req.headers[hi + 1] = NULL;
@@ -915,7 +607,7 @@ static void fetch_req(struct pub_ctx *c, struct tg *s)
 	c->req.method = "GET";
 	c->req.url = s->m[s->cur].url;
 	c->req.safe = 1; /* fetching our own media changes nothing on the platform */
-	c->req.log_url = strip_query(c->a, s->m[s->cur].url);
+	c->req.log_url = pv_strip_query(c->a, s->m[s->cur].url);
 	c->req.max_response = TG_FETCH_MAX;
 	c->req.timeout_ms = 60000;
 	c->req.headers[0] = NULL;
@@ -926,7 +618,7 @@ static enum pub_status fetched(struct pub_ctx *c, struct tg *s, const struct hre
 	struct media *f = &s->m[s->cur];
 	if (r->status < 200 || r->status >= 300) {
 		c->error = arena_printf(c->a, "media %zu (%s) could not be fetched: HTTP %ld", s->cur + 1,
-					strip_query(c->a, f->url), r->status);
+					pv_strip_query(c->a, f->url), r->status);
 		enum pub_status st = pub_classify_status(r->status);
 		if (st == PUB_RETRY)
 			c->retry_after_ms = pub_retry_after(r);
@@ -934,15 +626,15 @@ static enum pub_status fetched(struct pub_ctx *c, struct tg *s, const struct hre
 	}
 	if (r->body_len == 0) {
 		c->error = arena_printf(c->a, "media %zu (%s) is empty", s->cur + 1,
-					strip_query(c->a, f->url));
+					pv_strip_query(c->a, f->url));
 		return PUB_FAILED;
 	}
 	char *d = arena_alloc(c->a, r->body_len);
 	memcpy(d, r->body, r->body_len);
 	f->data = d;
 	f->len = r->body_len;
-	f->mime = sniff((const unsigned char *)d, r->body_len);
-	f->name = file_name(c->a, f->url, f->mime, s->cur);
+	f->mime = pv_sniff((const unsigned char *)d, r->body_len);
+	f->name = pv_file_name(c->a, f->url, f->mime, s->cur);
 	if (!strcmp(f->mime, "image/gif"))
 		f->kind = K_ANIMATION;
 	else if (!strncmp(f->mime, "image/", 6))
@@ -986,7 +678,7 @@ static enum pub_status answer(struct pub_ctx *c, struct tg *s, const struct hres
 {
 	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
 	if (j)
-		arena_defer(c->a, free_json, j);
+		arena_defer(c->a, pv_free_json, j);
 	long st = r->status;
 	if (st >= 200 && st < 300 && json_is_true(json_object_get(j, "ok"))) {
 		json_t *res = json_object_get(j, "result");
@@ -1077,9 +769,9 @@ static enum pub_status tg_start(struct pub_ctx *c)
 	s->base = arena_strndup(c->a, base, bl);
 
 	const char *content = c->content ? c->content : "";
-	s->html = has_tags(content);
+	s->html = pv_has_tags(content);
 	s->text = s->html ? tg_html(c->a, content) : content;
-	size_t len = s->html ? tg_visible(s->text) : u16len(s->text, strlen(s->text));
+	size_t len = s->html ? tg_visible(s->text) : pv_u16len(s->text, strlen(s->text));
 
 	size_t nm = json_array_size(c->media);
 	if (nm > TG_ALBUM_MAX) {
