@@ -95,7 +95,7 @@ int api_get_bool(struct call *c, json_t *obj, const char *key, const char *path,
 		 int *out);
 
 /* handlers (one file per resource) */
-void h_healthz(void *); void h_readyz(void *); void h_errors(void *);
+void h_healthz(void *); void h_readyz(void *); void h_errors(void *); void h_preflight_rules(void *);
 void h_is_connected(void *); void h_integrations(void *); void h_groups(void *);
 void h_integration_delete(void *); void h_integration_settings(void *);
 void h_find_slot(void *);

@@ -1,6 +1,8 @@
-/* health: liveness, readiness and the error-code catalog. */
+/* health: liveness, readiness and the two catalogs (error codes, preflight
+ * rules), each generated from its one table. */
 #include "api.h"
 #include "../core/timeutil.h"
+#include "../preflight/rules.h"
 #include "../store/store.h"
 
 void h_healthz(void *p)
@@ -18,6 +20,12 @@ void h_readyz(void *p)
 	}
 	api_reply(c, 200, json_pack("{s:s,s:s,s:I}", "status", "ready", "store", store_backend(c->st),
 				    "uptimeMs", (json_int_t)(now_ms() - c->app->started_ms)));
+}
+
+void h_preflight_rules(void *p)
+{
+	struct call *c = p;
+	api_reply(c, 200, json_pack("{s:o}", "rules", pf_catalog_json()));
 }
 
 void h_errors(void *p)

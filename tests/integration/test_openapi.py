@@ -63,3 +63,33 @@ class OpenApiTest(HeraldTestCase):
             self.assertIn("valid", r.stdout + r.stderr)
         finally:
             os.unlink(f.name)
+
+
+class CatalogTest(HeraldTestCase):
+    def test_preflight_rules_catalog(self):
+        st, h, body = self.srv.request("GET", "/v1/preflight/rules")
+        self.assertEqual(st, 200, body)
+        rules = body["rules"]
+        ids = [r["id"] for r in rules]
+        self.assertEqual(len(ids), len(set(ids)), "rule ids must be unique")
+        for r in rules:
+            self.assertRegex(r["id"], r"^[a-z0-9-]+\.[a-z_]+\.[a-z_]+$")
+            self.assertEqual(r["id"].split(".")[0], r["platform"])
+            for k in ("limit", "unit", "message", "remediation"):
+                self.assertIn(k, r, r["id"])
+        by = {r["id"]: r for r in rules}
+        self.assertEqual(by["bluesky.text.max_graphemes"]["limit"], 300)
+        self.assertEqual(by["x.text.max_weighted_length"]["limit"], 280)
+        self.assertIn("mastodon.text.max_characters", by)
+        # every provider herald publishes to has rules
+        for p in ("bluesky", "mastodon", "telegram", "discord", "slack", "nostr", "webhook", "rss"):
+            self.assertTrue(any(r["platform"] == p for r in rules), p)
+
+    def test_error_catalog(self):
+        st, h, body = self.srv.request("GET", "/v1/errors")
+        self.assertEqual(st, 200, body)
+        codes = {e["code"]: e["status"] for e in body["errors"]}
+        self.assertEqual(codes["validation_failed"], 400)
+        self.assertEqual(codes["preflight_failed"], 400)
+        self.assertEqual(codes["idempotency_conflict"], 409)
+        self.assertEqual(codes["rate_limited"], 429)
