@@ -97,6 +97,11 @@ def find_postiz_cli():
     p = os.environ.get("POSTIZ_CLI")
     if p and os.access(p, os.X_OK):
         return p
+    # where tests/node_setup.sh installs it
+    local = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "node",
+                         "node_modules", ".bin", "postiz")
+    if os.access(local, os.X_OK):
+        return os.path.normpath(local)
     return shutil.which("postiz")
 
 
