@@ -18,6 +18,8 @@ struct command {
 };
 
 extern const struct command commands[];
+/* how the user invoked herald (argv[0]), for hints they can paste */
+extern const char *cli_program;
 const struct command *command_find(const char *name);
 int cli_wants_help(int argc, char **argv);
 void command_usage(const struct command *c, FILE *f);

@@ -98,7 +98,7 @@ static void on_ready(int port, void *arg)
 	}
 	printf("herald listening on http://%s:%d (%s, %ld loops)\n", host, port,
 	       sc->cfg->database_url[0] ? "postgresql" : "sqlite", sc->cfg->threads);
-	printf("create an API key with: herald keys create --org NAME --data-dir %s\n",
+	printf("create an API key with: %s keys create --org NAME --data-dir %s\n", cli_program,
 	       sc->cfg->data_dir);
 	fflush(stdout);
 	log_msg(LOG_INFO, "ready", "listening on port %d, ready in %lld ms", port,

@@ -15,6 +15,8 @@
 #define HERALD_VERSION "0.1.0-dev"
 #endif
 
+const char *cli_program = "herald";
+
 const struct command commands[] = {
 	{"serve", cmd_serve, "herald serve [--listen ADDR] [--data-dir DIR] [options]",
 	 "run the API server, scheduler and workers",
@@ -142,6 +144,8 @@ int cli_open_store(struct config *cfg, struct store **out)
 
 int main(int argc, char **argv)
 {
+	if (argv[0] && *argv[0])
+		cli_program = argv[0];
 	if (crypto_init()) {
 		fprintf(stderr, "herald: libsodium failed to initialise\n");
 		return 1;
