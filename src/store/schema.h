@@ -51,7 +51,6 @@ static const char *const schema_migrations[] = {
 	"CREATE INDEX posts_org_date ON posts(org_id, publish_at)"
 	" WHERE parent_id IS NULL AND deleted_at IS NULL;"
 	"CREATE INDEX posts_group ON posts(grp);"
-	"CREATE INDEX posts_parent ON posts(parent_id);"
 	"CREATE TABLE post_tags ("
 	" post_id TEXT NOT NULL REFERENCES posts(id), tag_id TEXT NOT NULL REFERENCES tags(id),"
 	" PRIMARY KEY (post_id, tag_id));"

@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* INDEXED BY: without statistics SQLite's planner may walk every root post
+ * instead of the due-time index, making a tick cost what is stored rather
+ * than what is due (bench/engine_burst.py showed it: 100k posts, seconds) */
 static const char claim_sqlite[] =
 	"UPDATE posts SET state = 'publishing', lease_owner = $1, lease_until = $2, updated_at = $3"
-	" WHERE id IN (SELECT id FROM posts WHERE state = 'queued' AND parent_id IS NULL"
+	" WHERE id IN (SELECT id FROM posts INDEXED BY posts_due WHERE state = 'queued' AND parent_id IS NULL"
 	" AND deleted_at IS NULL AND due_at <= $3 ORDER BY due_at LIMIT $4)"
 	" AND state = 'queued'"
 	" RETURNING id, org_id, channel_id, attempts, interval_days, publish_at";
