@@ -105,5 +105,6 @@ void h_post_settings(void *); void h_post_release_id(void *); void h_post_missin
 void h_accounts_create(void *); void h_accounts_list(void *); void h_account_get(void *);
 void h_account_delete(void *);
 void h_feed_atom(void *); void h_feed_rss(void *); void h_openapi(void *);
+void h_posts_validate(void *);
 
 #endif

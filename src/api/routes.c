@@ -37,6 +37,7 @@ const struct route api_routes[] = {
 	{HM_GET, "/feeds/{id}/rss.xml", h_feed_rss, 0, "feedRss", "RSS 2.0 feed of an rss channel (public)"},
 	{HM_GET, "/v1/preflight/rules", h_preflight_rules, 0, "preflightRules", "every preflight rule: id, platform, limit, unit, message, remediation"},
 	{HM_GET, "/v1/errors", h_errors, 0, "errors", "every error code with its HTTP status"},
+	{HM_POST, "/v1/posts/validate", h_posts_validate, N, "validatePost", "dry run: every preflight violation of every target (accountId or platform)"},
 	{HM_POST, "/v1/accounts", h_accounts_create, N, "connectAccount", "connect a channel with credentials"},
 	{HM_GET, "/v1/accounts", h_accounts_list, N, "listAccounts", "list connected channels"},
 	{HM_GET, "/v1/accounts/{id}", h_account_get, N, "getAccount", "one channel"},
