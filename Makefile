@@ -22,7 +22,7 @@ HDR     := $(wildcard src/*/*.h)
 
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all run check test unit integration deps clean fuzz bench
+.PHONY: all run check test unit integration integration-pg deps clean fuzz bench
 
 all: build/herald
 
@@ -51,11 +51,17 @@ integration: build/asan/herald
 	tests/bluesky_pds_setup.sh || echo "bluesky PDS not installed: its end-to-end test will skip" >&2
 	HERALD_BIN=build/asan/herald python3 tests/integration/run.py
 
+# the API, tenancy and engine suites again with PostgreSQL as the store
+# (a throwaway local cluster from tests/pg.sh)
+integration-pg: build/asan/herald
+	tests/pg.sh run sh -c 'HERALD_DATABASE_URL=$$HERALD_TEST_PG_URL HERALD_BIN=build/asan/herald \
+		python3 tests/integration/run.py test_postiz_api test_tenancy test_engine.EngineTest'
+
 # a short fuzzing pass of every target (longer: fuzz/run.sh SECONDS)
 fuzz:
 	fuzz/run.sh $(or $(FUZZ_SECONDS),10)
 
-test: build/herald unit integration fuzz
+test: build/herald unit integration integration-pg fuzz
 
 deps:
 	@scripts/deps.sh
