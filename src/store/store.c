@@ -243,13 +243,7 @@ int store_key_list(struct store *st, struct arena *a, struct store_key **out, si
 				     " FROM api_keys k JOIN orgs o ON o.id = k.org_id ORDER BY k.created_at, k.id");
 	if (!s)
 		return -1;
-	struct store_key *v;
-	size_t cnt;
-	if (collect(st, a, s, sizeof(*v), read_key, (void **)&v, &cnt))
-		return -1;
-	*out = v;
-	*n = cnt;
-	return 0;
+	return collect(st, a, s, sizeof(**out), read_key, (void **)out, n);
 }
 
 int store_key_revoke(struct store *st, const char *id)
@@ -346,13 +340,7 @@ int store_channel_list(struct store *st, struct arena *a, const char *org_id,
 		return -1;
 	bt(st, s, 1, org_id);
 	bt(st, s, 2, customer_id);
-	struct store_channel *v;
-	size_t cnt;
-	if (collect(st, a, s, sizeof(*v), read_channel_cb, (void **)&v, &cnt))
-		return -1;
-	*out = v;
-	*n = cnt;
-	return 0;
+	return collect(st, a, s, sizeof(**out), read_channel_cb, (void **)out, n);
 }
 
 int store_channel_get(struct store *st, struct arena *a, const char *org_id, const char *id,
@@ -445,13 +433,7 @@ int store_customer_list(struct store *st, struct arena *a, const char *org_id,
 	if (!s)
 		return -1;
 	bt(st, s, 1, org_id);
-	struct store_customer *v;
-	size_t cnt;
-	if (collect(st, a, s, sizeof(*v), read_customer, (void **)&v, &cnt))
-		return -1;
-	*out = v;
-	*n = cnt;
-	return 0;
+	return collect(st, a, s, sizeof(**out), read_customer, (void **)out, n);
 }
 
 int store_customer_ensure(struct store *st, struct arena *a, const char *org_id,
@@ -512,13 +494,7 @@ int store_tag_list(struct store *st, struct arena *a, const char *org_id, struct
 	if (!s)
 		return -1;
 	bt(st, s, 1, org_id);
-	struct store_tag *v;
-	size_t cnt;
-	if (collect(st, a, s, sizeof(*v), read_tag, (void **)&v, &cnt))
-		return -1;
-	*out = v;
-	*n = cnt;
-	return 0;
+	return collect(st, a, s, sizeof(**out), read_tag, (void **)out, n);
 }
 
 int store_tag_ensure(struct store *st, struct arena *a, const char *org_id, const char *name,

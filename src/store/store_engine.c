@@ -418,13 +418,7 @@ int store_post_attempts(struct store *st, struct arena *a, const char *org_id, c
 		return -1;
 	bt(st, s, 1, org_id);
 	bt(st, s, 2, group);
-	struct store_attempt *v;
-	size_t cnt;
-	if (collect(st, a, s, sizeof(*v), read_attempt, (void **)&v, &cnt))
-		return -1;
-	*out = v;
-	*n = cnt;
-	return 0;
+	return collect(st, a, s, sizeof(**out), read_attempt, (void **)out, n);
 }
 
 int store_feed_channel(struct store *st, struct arena *a, const char *id, struct store_channel **out)
@@ -454,11 +448,5 @@ int store_feed_posts(struct store *st, struct arena *a, const char *channel_id, 
 		return -1;
 	bt(st, s, 1, channel_id);
 	bi(st, s, 2, limit);
-	struct store_post *v;
-	size_t cnt;
-	if (collect(st, a, s, sizeof(*v), read_post_cb, (void **)&v, &cnt))
-		return -1;
-	*out = v;
-	*n = cnt;
-	return 0;
+	return collect(st, a, s, sizeof(**out), read_post_cb, (void **)out, n);
 }
