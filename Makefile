@@ -16,7 +16,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow \
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpq -lpthread -lm
 
 SRC     := $(sort $(wildcard src/core/*.c src/http/*.c src/store/*.c src/api/*.c \
-             src/providers/*.c src/engine/*.c src/preflight/*.c src/cli/*.c))
+             src/providers/*.c src/engine/*.c src/preflight/*.c src/mcp/*.c src/cli/*.c))
 LIBSRC  := $(filter-out src/cli/%,$(SRC))
 HDR     := $(wildcard src/*/*.h)
 

@@ -384,3 +384,29 @@ void api_handle(struct http_req *r)
 		api_fail(c, HERR_INTERNAL, NULL, "the handler produced no answer");
 	}
 }
+
+json_t *api_envelope(const struct app *app, const char *request_id, enum herr e, const char *field,
+		     const char *msg)
+{
+	const struct herr_info *hi = herr_info(e);
+	json_t *err = json_object();
+	json_object_set_new(err, "code", json_string(hi->code));
+	json_object_set_new(err, "message", json_string(msg));
+	if (field)
+		json_object_set_new(err, "field", json_string(field));
+	json_object_set_new(err, "retryable", json_boolean(hi->retryable));
+	size_t n = strlen(app->cfg->public_url) + strlen(hi->code) + 16;
+	char *doc = xmalloc(n);
+	snprintf(doc, n, "%s/v1/errors#%s", app->cfg->public_url, hi->code);
+	json_object_set_new(err, "docUrl", json_string(doc));
+	free(doc);
+	json_object_set_new(err, "requestId", json_string(request_id));
+	return json_pack("{s:o}", "error", err);
+}
+
+const char *api_creation_method(struct call *c, const char *requested)
+{
+	if (c->r->via && !strcmp(c->r->via, "mcp"))
+		return "MCP";
+	return requested && !strcmp(requested, "CLI") ? "CLI" : "API";
+}

@@ -82,6 +82,14 @@ void api_fail_violations(struct call *c, enum herr e, const char *field, const c
 			 const char *platform, json_t *violations, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
 
+/* The error envelope {"error":{...}} of SPEC 5 outside a call (MCP tool
+ * arguments that never became a request).  New reference. */
+json_t *api_envelope(const struct app *app, const char *request_id, enum herr e, const char *field,
+		     const char *msg);
+/* The creation method to store for a post made by this call: "MCP" for
+ * MCP tool calls, "CLI" when the body asks for it, else "API". */
+const char *api_creation_method(struct call *c, const char *requested);
+
 /* Parse the body as a JSON object; on failure the reply is sent and NULL
  * returned.  The value is freed with the request arena. */
 json_t *api_body_object(struct call *c);
@@ -106,5 +114,6 @@ void h_accounts_create(void *); void h_accounts_list(void *); void h_account_get
 void h_account_delete(void *);
 void h_feed_atom(void *); void h_feed_rss(void *); void h_openapi(void *);
 void h_posts_validate(void *);
+void h_mcp(void *); /* src/mcp/mcp_http.c */
 
 #endif

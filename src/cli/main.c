@@ -37,6 +37,17 @@ const struct command commands[] = {
 	 "          --credentials '{\"url\":\"https://example.com/hook\"}'\n"
 	 "list    list channels of an organization\n"
 	 "remove  remove a channel and cancel its unpublished posts\n"},
+	{"mcp", cmd_mcp, "herald mcp [--data-dir DIR]", "MCP server on stdio for AI assistants",
+	 "Speaks the Model Context Protocol (JSON-RPC 2.0, one message per line) on stdin and\n"
+	 "stdout, for clients such as Claude Desktop, Cursor or VS Code.  Tools: list_accounts,\n"
+	 "validate_post, create_post, list_posts, get_post, cancel_post, upload_media_from_url,\n"
+	 "find_slot; each is one API route and runs exactly as that HTTP request would.\n"
+	 "Needs HERALD_API_KEY (the organization's key) and the server's data dir or\n"
+	 "HERALD_DATABASE_URL.  Logs go to stderr.  The same tools are served over HTTP at\n"
+	 "POST /mcp of herald serve (Streamable HTTP, Authorization: Bearer KEY).\n"
+	 "Client config example:\n"
+	 "  {\"command\": \"herald\", \"args\": [\"mcp\", \"--data-dir\", \"/srv/herald\"],\n"
+	 "   \"env\": {\"HERALD_API_KEY\": \"...\"}}\n"},
 	{"config", cmd_config, "herald config [options]", "print the effective configuration",
 	 "Prints every option with its effective value (flags, then HERALD_* variables, then\n"
 	 "defaults); secrets are masked.\n"},
