@@ -47,6 +47,7 @@ unit: $(UNIT)
 
 integration: build/asan/herald
 	tests/node_setup.sh
+	tests/mcp_sdk_setup.sh
 	tests/nostr_setup.sh || true
 	tests/bluesky_pds_setup.sh || echo "bluesky PDS not installed: its end-to-end test will skip" >&2
 	HERALD_BIN=build/asan/herald python3 tests/integration/run.py
