@@ -19,6 +19,7 @@
 #include "../core/timeutil.h"
 #include "../mcp/jsonrpc.h"
 #include "../mcp/mcp.h"
+#include "../mcp/tools.h"
 #include "../store/store.h"
 
 #include <errno.h>
@@ -112,6 +113,7 @@ int cmd_mcp(int argc, char **argv, struct config *cfg)
 	char *auth = arena_printf(a, "Bearer %s", key);
 	struct mcp_session s = {0};
 	log_msg(LOG_INFO, "mcp", "serving MCP on stdio for organization %s", org);
+	mcp_log_unserved();
 
 	size_t max = cfg->max_body > 0 ? (size_t)cfg->max_body : 1 << 20;
 	size_t cap = 64 * 1024, n = 0;

@@ -5,6 +5,9 @@
  */
 #include "tools.h"
 #include "../api/api.h"
+#include "../core/log.h"
+
+#include <stdio.h>
 
 #include <string.h>
 
@@ -107,4 +110,20 @@ const struct mcp_tool *mcp_tool_find(const char *name)
 		if (!strcmp(mcp_tools[i].name, name))
 			return &mcp_tools[i];
 	return NULL;
+}
+
+void mcp_log_unserved(void)
+{
+	char list[1024] = "";
+	size_t n = 0;
+	for (size_t i = 0; i < mcp_ntools; i++) {
+		if (mcp_tool_route(&mcp_tools[i]) || n >= sizeof(list))
+			continue;
+		int w = snprintf(list + n, sizeof(list) - n, "%s%s (%s)", n ? ", " : "",
+				 mcp_tools[i].name, mcp_tools[i].op_id);
+		if (w > 0)
+			n += (size_t)w;
+	}
+	if (n)
+		log_msg(LOG_INFO, "mcp", "tools not offered, their operations are not served: %s", list);
 }

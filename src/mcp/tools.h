@@ -52,5 +52,7 @@ const struct route *mcp_route_by_op(const char *op_id);
 /* The tool's route, NULL when its operation is not served (yet). */
 const struct route *mcp_tool_route(const struct mcp_tool *t);
 const struct mcp_tool *mcp_tool_find(const char *name);
+/* Log (info) the tools not offered because their route is not served. */
+void mcp_log_unserved(void);
 
 #endif
