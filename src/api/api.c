@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +25,22 @@
 static void free_json(void *p)
 {
 	json_decref(p);
+}
+
+static atomic_int deferred_calls;
+
+int api_deferred_count(void)
+{
+	return atomic_load(&deferred_calls);
+}
+
+void api_defer(struct call *c)
+{
+	if (c->deferred || c->replied)
+		return;
+	c->deferred = 1;
+	atomic_fetch_add(&deferred_calls, 1);
+	http_defer(c->r);
 }
 
 void api_reply(struct call *c, int status, json_t *v)
@@ -35,9 +52,26 @@ void api_reply(struct call *c, int status, json_t *v)
 	c->replied = 1;
 	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(v);
-	http_reply(c->r, status, "application/json; charset=utf-8", s ? s : "null",
-		   s ? strlen(s) : 4);
+	size_t len = s ? strlen(s) : 4;
+	idem_finish(c, status, s ? s : "null", len);
+	int deferred = c->deferred;
+	/* a deferred reply frees the arena holding c: nothing after this */
+	http_reply(c->r, status, "application/json; charset=utf-8", s ? s : "null", len);
 	free(s);
+	if (deferred)
+		atomic_fetch_sub(&deferred_calls, 1);
+}
+
+void api_reply_empty(struct call *c, int status)
+{
+	if (c->replied)
+		return;
+	c->replied = 1;
+	idem_finish(c, status, "", 0);
+	int deferred = c->deferred;
+	http_reply(c->r, status, NULL, "", 0); /* may free c (deferred) */
+	if (deferred)
+		atomic_fetch_sub(&deferred_calls, 1);
 }
 
 static json_t *envelope(struct call *c, enum herr e, const char *field, const char *msg);
@@ -304,6 +338,11 @@ void api_handle(struct http_req *r)
 	c->a = r->a;
 	c->app = loop->app;
 	c->st = loop->st;
+	c->hc = loop->hc;
+	c->base = loop->base;
+	/* posts made through MCP tools say so, as in Postiz (creationMethod) */
+	if (r->via && !strcmp(r->via, "mcp"))
+		c->creation_method = "MCP";
 
 	if (!r->path) {
 		api_fail(c, HERR_VALIDATION, "path", "the request path is not valid percent-encoding");
@@ -348,6 +387,10 @@ void api_handle(struct http_req *r)
 		snprintf(key, sizeof(key), "k:%s", c->key_id);
 		rl_hit(key, c->app->cfg->rate_limit, 60000, now, &rl);
 		set_limit_headers(c, &rl, "RateLimit-");
+		/* native routes: the X- spelling too, for clients that only know
+		 * it (Postiz routes keep Postiz's: X- is its hourly posts limit) */
+		if (m.route->flags & RF_NATIVE)
+			set_limit_headers(c, &rl, "X-RateLimit-");
 		if (!rl.allowed) {
 			char ra[24];
 			snprintf(ra, sizeof(ra), "%lld", (long long)rl.reset_s);
@@ -378,8 +421,10 @@ void api_handle(struct http_req *r)
 			}
 		}
 	}
+	if (idem_begin(c))
+		return;
 	m.route->handler(c);
-	if (!c->replied) {
+	if (!c->replied && !c->deferred) {
 		log_msg(LOG_ERROR, "api", "handler for %s did not reply", m.route->pattern);
 		api_fail(c, HERR_INTERNAL, NULL, "the handler produced no answer");
 	}
@@ -402,11 +447,4 @@ json_t *api_envelope(const struct app *app, const char *request_id, enum herr e,
 	free(doc);
 	json_object_set_new(err, "requestId", json_string(request_id));
 	return json_pack("{s:o}", "error", err);
-}
-
-const char *api_creation_method(struct call *c, const char *requested)
-{
-	if (c->r->via && !strcmp(c->r->via, "mcp"))
-		return "MCP";
-	return requested && !strcmp(requested, "CLI") ? "CLI" : "API";
 }

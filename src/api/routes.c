@@ -38,11 +38,19 @@ const struct route api_routes[] = {
 	{HM_GET, "/v1/preflight/rules", h_preflight_rules, 0, "preflightRules", "every preflight rule: id, platform, limit, unit, message, remediation"},
 	{HM_GET, "/v1/errors", h_errors, 0, "errors", "every error code with its HTTP status"},
 	{HM_POST, "/v1/posts/validate", h_posts_validate, N, "validatePost", "dry run: every preflight violation of every target (accountId or platform)"},
+	{HM_POST, "/v1/posts", h_native_create, N, "createPost", "create a post for many targets: scheduledAt, publishNow, queue or draft"},
+	{HM_GET, "/v1/posts", h_native_list, N, "listPosts", "list posts, newest first (cursor, status, accountId, platform, tag, from, to)"},
+	{HM_POST, "/v1/posts/{id}/retry", h_native_retry, N, "retryPost", "publish the failed or unconfirmed targets of a post again"},
+	{HM_POST, "/v1/posts/{id}/approve", h_native_approve, N, "approvePost", "approve a draft: its targets are queued"},
+	{HM_GET, "/v1/posts/{id}", h_native_get, N, "getPost", "one post: per-target state, release URL, every attempt with the platform's response"},
+	{HM_PATCH, "/v1/posts/{id}", h_native_patch, N, "updatePost", "edit text, media, thread, tags or time while draft or queued"},
+	{HM_DELETE, "/v1/posts/{id}", h_native_cancel, N, "cancelPost", "cancel what is not published yet"},
+	{HM_GET, "/v1/platforms", h_platforms, 0, "listPlatforms", "every platform: capabilities, limits, pinned upstream API and its sunset"},
 	{HM_POST, "/v1/accounts", h_accounts_create, N, "connectAccount", "connect a channel with credentials"},
 	{HM_GET, "/v1/accounts", h_accounts_list, N, "listAccounts", "list connected channels"},
 	{HM_GET, "/v1/accounts/{id}", h_account_get, N, "getAccount", "one channel"},
 	{HM_DELETE, "/v1/accounts/{id}", h_account_delete, N, "deleteAccount", "remove a channel"},
-	{HM_POST, "/mcp", h_mcp, N, "mcp", "Model Context Protocol over Streamable HTTP: JSON-RPC initialize, ping, tools/list, tools/call"},
+	{HM_POST, "/mcp", h_mcp, N | RF_NO_IDEM, "mcp", "Model Context Protocol over Streamable HTTP: JSON-RPC initialize, ping, tools/list, tools/call"},
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

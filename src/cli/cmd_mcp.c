@@ -9,6 +9,13 @@
  * api_handle with the key, exactly as HTTP requests would (src/mcp/mcp.h).
  * A line longer than HERALD_MAX_BODY is answered with -32600 and skipped.
  * Ends at end of input (exit 0).
+ *
+ * Messages are handled one at a time: when a tool call's handler defers
+ * its reply (publishNow waiting for delivery, a media download), the event
+ * loop runs until the reply is there, then the next line is read.  No
+ * delivery engine runs here: a running `herald serve` on the same store
+ * publishes what is created (publishNow waits its few seconds, then
+ * answers 202 with the post queued).
  */
 #include "cli.h"
 #include "../api/api.h"
@@ -17,12 +24,14 @@
 #include "../core/ids.h"
 #include "../core/log.h"
 #include "../core/timeutil.h"
+#include "../http/client.h"
 #include "../mcp/jsonrpc.h"
 #include "../mcp/mcp.h"
 #include "../mcp/tools.h"
 #include "../store/store.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +48,18 @@ static int emit(json_t *reply)
 	int rc = (fputs(s, stdout) < 0 || fputc('\n', stdout) == EOF || fflush(stdout)) ? -1 : 0;
 	free(s);
 	return rc;
+}
+
+struct wait {
+	int fired;
+	json_t *reply;
+};
+
+static void on_done(void *arg, json_t *reply)
+{
+	struct wait *w = arg;
+	w->fired = 1;
+	w->reply = reply;
 }
 
 static int handle_line(struct mcp_session *s, struct api_loop *loop, const char *auth,
@@ -63,12 +84,24 @@ static int handle_line(struct mcp_session *s, struct api_loop *loop, const char 
 	struct mcp_env env = {
 		.loop_ctx = loop,
 		.loop_index = 0,
+		.base = loop->base,
 		.authorization = auth,
 		.request_id = rid,
 		.handler = api_handle,
 	};
-	json_t *reply = mcp_handle(s, &env, msg);
+	struct wait w = {0};
+	json_t *reply;
+	int pending = mcp_handle(s, &env, msg, &reply, on_done, &w) == MCP_PENDING;
 	json_decref(msg);
+	while (pending && !w.fired) {
+		/* 1: nothing left that could ever answer; never spin on it */
+		if (event_base_loop(loop->base, EVLOOP_ONCE) == 1 && !w.fired) {
+			log_msg(LOG_ERROR, "mcp", "a deferred tool call has nothing left to wait on");
+			return -1;
+		}
+	}
+	if (pending)
+		reply = w.reply;
 	return reply ? emit(reply) : 0;
 }
 
@@ -110,6 +143,14 @@ int cmd_mcp(int argc, char **argv, struct config *cfg)
 	struct api_loop *loop = xcalloc(1, sizeof(*loop));
 	loop->app = &app;
 	loop->st = st;
+	loop->base = event_base_new();
+	loop->hc = loop->base ? hclient_new(loop->base) : NULL;
+	if (!loop->base) {
+		fprintf(stderr, "herald mcp: cannot create an event loop\n");
+		rc = 1;
+		free(loop);
+		goto out;
+	}
 	char *auth = arena_printf(a, "Bearer %s", key);
 	struct mcp_session s = {0};
 	log_msg(LOG_INFO, "mcp", "serving MCP on stdio for organization %s", org);
@@ -168,6 +209,9 @@ int cmd_mcp(int argc, char **argv, struct config *cfg)
 	}
 done:
 	free(buf);
+	if (loop->hc)
+		hclient_free(loop->hc);
+	event_base_free(loop->base);
 	free(loop);
 out:
 	arena_free(a);

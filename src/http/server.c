@@ -175,10 +175,12 @@ static struct evkeyvalq *new_kv(struct arena *a)
 
 struct http_req *http_req_captured(struct arena *a, enum http_method m, const char *path,
 				   const char *query, const char *body, size_t len,
-				   const char *request_id, void *loop_ctx, int loop_index)
+				   const char *request_id, void *loop_ctx, int loop_index,
+				   struct event_base *base)
 {
 	struct http_req *r = arena_alloc(a, sizeof(*r));
 	r->a = a;
+	r->base = base;
 	r->start_us = mono_us();
 	r->loop_ctx = loop_ctx;
 	r->loop_index = loop_index;
@@ -280,6 +282,27 @@ static void capture_reply(struct http_req *r, int status, const char *content_ty
 		access_log(r, len);
 	if (cap->on_reply)
 		cap->on_reply(r, cap->arg);
+	if (r->deferred) /* as for network requests: the reply frees the arena */
+		arena_free(r->a);
+}
+
+static void on_deferred_close(struct evhttp_connection *conn, void *arg)
+{
+	(void)conn;
+	struct http_req *r = arg;
+	/* evhttp frees the request with its connection: never touch it again */
+	r->gone = 1;
+	r->ev = NULL;
+}
+
+void http_defer(struct http_req *r)
+{
+	r->deferred = 1;
+	if (r->cap)
+		return; /* no connection to watch */
+	struct evhttp_connection *conn = evhttp_request_get_connection(r->ev);
+	if (conn)
+		evhttp_connection_set_closecb(conn, on_deferred_close, r);
 }
 
 void http_reply(struct http_req *r, int status, const char *content_type, const char *body,
@@ -288,6 +311,20 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 	if (r->cap) {
 		capture_reply(r, status, content_type, body, len);
 		return;
+	}
+	if (r->deferred) {
+		if (!r->gone) {
+			struct evhttp_connection *conn = evhttp_request_get_connection(r->ev);
+			if (conn)
+				evhttp_connection_set_closecb(conn, NULL, NULL);
+		}
+		if (r->gone) {
+			r->status = status;
+			if (loops && loops[r->loop_index].o->access_log)
+				access_log(r, 0);
+			arena_free(r->a);
+			return;
+		}
 	}
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
 	if (content_type)
@@ -322,6 +359,8 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 	evbuffer_free(b);
 	if (loops && loops[r->loop_index].o->access_log)
 		access_log(r, len);
+	if (r->deferred)
+		arena_free(r->a);
 }
 
 static void on_request(struct evhttp_request *ev, void *arg)
@@ -371,8 +410,10 @@ static void on_request(struct evhttp_request *ev, void *arg)
 		r->body = body;
 		r->body_len = blen;
 	}
+	r->base = l->base;
 	l->o->handler(r);
-	arena_free(a);
+	if (!r->deferred)
+		arena_free(a);
 }
 
 static void *loop_main(void *arg)

@@ -42,6 +42,9 @@ struct http_req {
 	int status;
 	void *loop_ctx;
 	int loop_index;
+	struct event_base *base; /* the loop serving this request */
+	int deferred;     /* the handler answers later (http_defer) */
+	int gone;         /* deferred and the client went away: the reply is dropped */
 	/* filled by the app for the access log */
 	const char *org_id;
 	const char *route;
@@ -55,7 +58,10 @@ struct http_req {
 };
 
 /* The recorded reply of a captured request.  Strings live in the request's
- * arena, which belongs to whoever created the request (never freed here). */
+ * arena.  The arena belongs to whoever created the request, who frees it
+ * after the handler returned, unless the handler deferred its reply
+ * (http_defer): then, as for network requests, http_reply frees it right
+ * after on_reply returned, so on_reply copies out what it keeps. */
 struct http_capture {
 	int done;
 	int status;
@@ -98,6 +104,11 @@ const char *http_header(struct http_req *r, const char *name);
 void http_add_header(struct http_req *r, const char *name, const char *value);
 /* Query parameter, percent-decoded, NULL when absent. */
 const char *http_query_param(struct http_req *r, const char *name);
+/* The handler returns without replying: the request and its arena stay
+ * alive until http_reply is called later on the same loop (which then
+ * frees the arena).  If the client disconnects first, r->gone is set and
+ * the eventual reply is dropped; http_reply must still be called. */
+void http_defer(struct http_req *r);
 /* Send the reply; body is copied.  Exactly once per request.  In capture
  * mode the reply is recorded in r->cap and cap->on_reply runs. */
 void http_reply(struct http_req *r, int status, const char *content_type, const char *body,
@@ -105,12 +116,14 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 
 /* A request made in-process (MCP tool calls run through the API this way):
  * the same struct the handlers see, with no connection.  Everything lives in
- * arena a (the caller's; freed by the caller after the reply was consumed).
+ * arena a (see struct http_capture for who frees it).  base is the loop
+ * the request is served on.
  * path is decoded, without query; query is raw (percent-encoded) or NULL.
  * request_id must be printable ASCII of at most 63 bytes. */
 struct http_req *http_req_captured(struct arena *a, enum http_method m, const char *path,
 				   const char *query, const char *body, size_t len,
-				   const char *request_id, void *loop_ctx, int loop_index);
+				   const char *request_id, void *loop_ctx, int loop_index,
+				   struct event_base *base);
 /* Set a request header of a captured request (before it is handled). */
 void http_req_set_header(struct http_req *r, const char *name, const char *value);
 /* A header of a captured reply, NULL when absent. */

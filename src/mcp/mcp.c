@@ -43,9 +43,14 @@ static const char *version_of(const struct mcp_session *s)
 }
 
 /* ISO dates compare as strings */
+static int at_least_v(const char *version, const char *v)
+{
+	return strcmp(version, v) >= 0;
+}
+
 static int at_least(const struct mcp_session *s, const char *v)
 {
-	return strcmp(version_of(s), v) >= 0;
+	return at_least_v(version_of(s), v);
 }
 
 static json_t *m_initialize(struct mcp_session *s, json_t *id, json_t *params)
@@ -119,13 +124,13 @@ static json_t *text_content(const char *text, size_t len)
 	return json_pack("[{s:s,s:o}]", "type", "text", "text", t);
 }
 
-static json_t *tool_result_json(const struct mcp_session *s, json_t *structured, int is_error)
+static json_t *tool_result_json(const char *version, json_t *structured, int is_error)
 {
 	char *txt = json_dumps(structured, JSON_COMPACT);
 	json_t *res = json_object();
 	json_object_set_new(res, "content", text_content(txt ? txt : "{}", txt ? strlen(txt) : 2));
 	free(txt);
-	if (at_least(s, "2025-06-18"))
+	if (at_least_v(version, "2025-06-18"))
 		json_object_set(res, "structuredContent", structured);
 	json_object_set_new(res, "isError", json_boolean(is_error));
 	json_decref(structured);
@@ -137,10 +142,11 @@ static json_t *arg_error(const struct mcp_session *s, struct mcp_env *env, const
 			 const char *field, const char *msg)
 {
 	struct api_loop *l = env->loop_ctx;
-	return tool_result_json(s, api_envelope(l->app, rid, HERR_VALIDATION, field, msg), 1);
+	return tool_result_json(version_of(s), api_envelope(l->app, rid, HERR_VALIDATION, field, msg),
+				1);
 }
 
-static json_t *captured_result(const struct mcp_session *s, struct http_capture *cap)
+static json_t *captured_result(const char *version, struct http_capture *cap)
 {
 	json_t *v = cap->len ? json_loadb(cap->body, cap->len, 0, NULL) : NULL;
 	int is_error = cap->status >= 400;
@@ -155,7 +161,7 @@ static json_t *captured_result(const struct mcp_session *s, struct http_capture 
 							     "the API answered without an error envelope",
 							     "status", cap->status);
 		json_decref(v);
-		return tool_result_json(s, structured, 1);
+		return tool_result_json(version, structured, 1);
 	}
 	if (json_is_object(v)) {
 		structured = v;
@@ -170,11 +176,74 @@ static json_t *captured_result(const struct mcp_session *s, struct http_capture 
 		json_object_set_new(res, "content", text_content(cap->body, cap->len));
 	else
 		json_object_set_new(res, "content", text_content("{}", 2));
-	if (at_least(s, "2025-06-18"))
+	if (at_least_v(version, "2025-06-18"))
 		json_object_set(res, "structuredContent", structured);
 	json_object_set_new(res, "isError", json_false());
 	json_decref(structured);
 	return res;
+}
+
+/* ---- exchanges: one message or batch, possibly finishing later ---- */
+
+struct exchange {
+	int pending;     /* tool calls still to answer, +1 while dispatching */
+	int batch;
+	size_t n;
+	json_t **slots;  /* reply per element (NULL: none) */
+	mcp_done_fn done;
+	void *arg;
+};
+
+struct pending_call {
+	struct exchange *ex;
+	size_t slot;
+	json_t *id;
+	char version[16];
+	int in_dispatch; /* the handler is still on the stack */
+	int done;
+	int arena_freed; /* the reply came deferred: http_reply freed the arena */
+	json_t *reply;
+};
+
+static json_t *assemble(struct exchange *ex)
+{
+	json_t *out = NULL;
+	if (!ex->batch) {
+		out = ex->slots[0];
+	} else {
+		out = json_array();
+		for (size_t i = 0; i < ex->n; i++)
+			if (ex->slots[i])
+				json_array_append_new(out, ex->slots[i]);
+		if (!json_array_size(out)) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	free(ex->slots);
+	free(ex);
+	return out;
+}
+
+static void on_tool_reply(struct http_req *r, void *arg)
+{
+	struct pending_call *pc = arg;
+	pc->arena_freed = r->deferred;
+	json_t *reply = jr_result(pc->id, captured_result(pc->version, r->cap));
+	if (pc->in_dispatch) {
+		pc->reply = reply;
+		pc->done = 1;
+		return;
+	}
+	struct exchange *ex = pc->ex;
+	ex->slots[pc->slot] = reply;
+	json_decref(pc->id);
+	free(pc);
+	if (--ex->pending == 0) {
+		mcp_done_fn done = ex->done;
+		void *darg = ex->arg;
+		done(darg, assemble(ex));
+	}
 }
 
 static int header_value_ok(const char *v)
@@ -185,8 +254,9 @@ static int header_value_ok(const char *v)
 	return 1;
 }
 
+/* NULL when the call answers later (ex->pending was counted up) */
 static json_t *m_tools_call(struct mcp_session *s, struct mcp_env *env, json_t *id,
-			    json_t *params)
+			    json_t *params, struct exchange *ex, size_t slot)
 {
 	json_t *jn = json_object_get(params, "name");
 	if (!json_is_string(jn))
@@ -302,7 +372,7 @@ static json_t *m_tools_call(struct mcp_session *s, struct mcp_env *env, json_t *
 	}
 	struct http_req *r = http_req_captured(a, route->method, path, query, bs,
 					       bs ? strlen(bs) : 0, rid, env->loop_ctx,
-					       env->loop_index);
+					       env->loop_index, env->base);
 	r->via = "mcp";
 	if (env->authorization)
 		http_req_set_header(r, "Authorization", env->authorization);
@@ -323,27 +393,54 @@ static json_t *m_tools_call(struct mcp_session *s, struct mcp_env *env, json_t *
 		}
 		http_req_set_header(r, ma->as, json_string_value(hv));
 	}
+	json_decref(body);
+	struct pending_call *pc = xcalloc(1, sizeof(*pc));
+	pc->ex = ex;
+	pc->slot = slot;
+	pc->id = json_incref(id);
+	snprintf(pc->version, sizeof(pc->version), "%s", version_of(s));
+	pc->in_dispatch = 1;
+	r->cap->on_reply = on_tool_reply;
+	r->cap->arg = pc;
 	env->handler(r);
-	if (!r->cap->done) {
-		log_msg(LOG_ERROR, "mcp", "tool %s: the handler deferred its reply; not supported yet",
-			t->name);
-		struct api_loop *l = env->loop_ctx;
-		result = tool_result_json(s, api_envelope(l->app, rid, HERR_INTERNAL, NULL,
-							  "the operation answered asynchronously, which MCP calls do not support yet"),
-					  1);
-		json_decref(body);
-		/* leave the arena alive: the late reply will be written into it */
-		return jr_result(id, result);
+	pc->in_dispatch = 0;
+	if (pc->done) {
+		/* answered on the spot; the arena is still ours unless the
+		 * handler had deferred first */
+		json_t *reply = pc->reply;
+		if (!pc->arena_freed)
+			arena_free(a);
+		json_decref(pc->id);
+		free(pc);
+		return reply;
 	}
-	result = captured_result(s, r->cap);
+	if (!r->deferred) {
+		/* no answer and none promised: api_handle guarantees one, so this
+		 * only guards a stub handler */
+		log_msg(LOG_ERROR, "mcp", "tool %s: the handler produced no answer", t->name);
+		json_decref(pc->id);
+		free(pc);
+		arena_free(a);
+		struct api_loop *l = env->loop_ctx;
+		return jr_result(id, tool_result_json(version_of(s),
+						      api_envelope(l->app, rid, HERR_INTERNAL, NULL,
+								   "the operation produced no answer"),
+						      1));
+	}
+	/* r and its arena now belong to the deferred handler; on_tool_reply
+	 * finishes the call */
+	ex->pending++;
+	return NULL;
 out:
 	json_decref(body);
 	arena_free(a);
 	return jr_result(id, result);
 }
 
-/* One element; NULL when no reply is due. */
-static json_t *handle_one(struct mcp_session *s, struct mcp_env *env, json_t *msg, int in_batch)
+/* One element: its reply, or NULL when none is due or (tools/call) when it
+ * answers later through the exchange. */
+static json_t *handle_one(struct mcp_session *s, struct mcp_env *env, json_t *msg, int in_batch,
+			  struct exchange *ex, size_t slot)
 {
 	struct jr_msg m;
 	jr_classify(msg, &m);
@@ -373,7 +470,7 @@ static json_t *handle_one(struct mcp_session *s, struct mcp_env *env, json_t *ms
 	} else if (!strcmp(m.method, "tools/list")) {
 		res = m_tools_list(s, m.id, params);
 	} else if (!strcmp(m.method, "tools/call")) {
-		res = m_tools_call(s, env, m.id, params);
+		res = m_tools_call(s, env, m.id, params, ex, slot);
 	} else {
 		struct arena *tmp = arena_new();
 		res = jr_error(m.id, JR_METHOD_NOT_FOUND,
@@ -384,24 +481,32 @@ static json_t *handle_one(struct mcp_session *s, struct mcp_env *env, json_t *ms
 	return res;
 }
 
-json_t *mcp_handle(struct mcp_session *s, struct mcp_env *env, json_t *msg)
+int mcp_handle(struct mcp_session *s, struct mcp_env *env, json_t *msg, json_t **reply,
+	       mcp_done_fn done, void *arg)
 {
-	if (!json_is_array(msg))
-		return handle_one(s, env, msg, 0);
-	size_t n = json_array_size(msg);
-	if (n == 0)
-		return jr_error(NULL, JR_INVALID_REQUEST, "an empty batch", NULL);
-	if (n > JR_MAX_BATCH)
-		return jr_error(NULL, JR_INVALID_REQUEST, "a batch holds at most 100 messages", NULL);
-	json_t *out = json_array();
-	for (size_t i = 0; i < n; i++) {
-		json_t *r = handle_one(s, env, json_array_get(msg, i), 1);
-		if (r)
-			json_array_append_new(out, r);
+	*reply = NULL;
+	int batch = json_is_array(msg);
+	size_t n = batch ? json_array_size(msg) : 1;
+	if (batch && n == 0) {
+		*reply = jr_error(NULL, JR_INVALID_REQUEST, "an empty batch", NULL);
+		return MCP_DONE;
 	}
-	if (!json_array_size(out)) {
-		json_decref(out);
-		return NULL;
+	if (n > JR_MAX_BATCH) {
+		*reply = jr_error(NULL, JR_INVALID_REQUEST, "a batch holds at most 100 messages", NULL);
+		return MCP_DONE;
 	}
-	return out;
+	struct exchange *ex = xcalloc(1, sizeof(*ex));
+	ex->batch = batch;
+	ex->n = n;
+	ex->slots = xcalloc(n, sizeof(*ex->slots));
+	ex->pending = 1; /* until every element was dispatched */
+	ex->done = done;
+	ex->arg = arg;
+	for (size_t i = 0; i < n; i++)
+		ex->slots[i] = handle_one(s, env, batch ? json_array_get(msg, i) : msg, batch, ex, i);
+	if (--ex->pending == 0) {
+		*reply = assemble(ex);
+		return MCP_DONE;
+	}
+	return MCP_PENDING;
 }

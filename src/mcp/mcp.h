@@ -13,9 +13,11 @@
  * reply becomes the tool result: 2xx -> the JSON body, 4xx/5xx -> isError
  * with the error envelope.
  *
- * Handlers reply synchronously today.  A handler that defers its reply is
- * reported as an internal error and its request arena is left alive (a late
- * reply lands in it harmlessly) until deferral is wired in here.
+ * A handler may defer its reply (api_defer: publishNow waiting for the
+ * engine, a media download): mcp_handle then reports MCP_PENDING and calls
+ * the transport's done() later, from the loop, once every tool call of the
+ * message has its reply.  Memory of a pending exchange is mcp's own (not
+ * any arena); the captured request's arena follows server.h's rule.
  */
 #ifndef HERALD_MCP_H
 #define HERALD_MCP_H
@@ -32,9 +34,12 @@ struct mcp_session {
 	int initialized;  /* notifications/initialized seen */
 };
 
+struct event_base;
+
 struct mcp_env {
 	void *loop_ctx;           /* struct api_loop * */
 	int loop_index;
+	struct event_base *base;  /* the loop deferred tool calls finish on */
 	const char *authorization; /* Authorization header of every tool call */
 	const char *request_id;    /* tool calls get "<request_id>.<n>" */
 	void (*handler)(struct http_req *r); /* api_handle (a stub when fuzzing) */
@@ -46,8 +51,17 @@ int mcp_version_supported(const char *v);
 /* The version to answer to a client asking for `requested`. */
 const char *mcp_negotiate(const char *requested);
 
-/* Handle one decoded message or batch; returns the reply (object or array,
- * new reference) or NULL when nothing is to be sent back. */
-json_t *mcp_handle(struct mcp_session *s, struct mcp_env *env, json_t *msg);
+#define MCP_DONE 0
+#define MCP_PENDING 1
+
+/* done(arg, reply): reply is stolen; NULL when nothing is to be sent. */
+typedef void (*mcp_done_fn)(void *arg, json_t *reply);
+
+/* Handle one decoded message or batch.  MCP_DONE: *reply is the answer
+ * (object or array, new reference) or NULL when nothing is to be sent
+ * back.  MCP_PENDING: some tool call answers later; done(arg, reply) runs
+ * once, on the loop, when all have.  msg is only read during the call. */
+int mcp_handle(struct mcp_session *s, struct mcp_env *env, json_t *msg, json_t **reply,
+	       mcp_done_fn done, void *arg);
 
 #endif

@@ -4,7 +4,9 @@
  *
  * The route sits in the API route table with RF_AUTH, so the key check
  * (401), the per-key rate limit and the body bound (413) happened before
- * h_mcp runs, with herald's error envelope.  Then, in order:
+ * h_mcp runs, with herald's error envelope (an Idempotency-Key header is
+ * not applied to the POST: tools take an idempotencyKey argument for their
+ * own request).  Then, in order:
  *   Origin (403 envelope: DNS-rebinding defence; only this server's public
  *   origin and loopback origins are accepted when a browser sends one) ->
  *   Accept must allow application/json (406 envelope) -> a multipart body
@@ -158,6 +160,17 @@ static void rpc_fail(struct call *c, int status, int code, const char *msg)
 	api_reply(c, status, jr_error(NULL, code, msg, NULL));
 }
 
+/* the answer to the POST: 202 without a body when nothing is due */
+static void http_done(void *arg, json_t *reply)
+{
+	struct call *c = arg;
+	if (!reply) {
+		api_reply_empty(c, 202);
+		return;
+	}
+	api_reply(c, 200, reply);
+}
+
 void h_mcp(void *p)
 {
 	struct call *c = p;
@@ -226,14 +239,15 @@ void h_mcp(void *p)
 	struct mcp_env env = {
 		.loop_ctx = r->loop_ctx,
 		.loop_index = r->loop_index,
+		.base = r->base,
 		.authorization = http_header(r, "Authorization"),
 		.request_id = r->request_id,
 		.handler = api_handle,
 	};
-	json_t *reply = mcp_handle(&s, &env, msg);
-	if (!reply) {
-		c->replied = 1;
-		http_reply(r, 202, NULL, "", 0);
+	json_t *reply;
+	if (mcp_handle(&s, &env, msg, &reply, http_done, c) == MCP_PENDING) {
+		/* a tool call answers later: so does this POST (http_done) */
+		api_defer(c);
 		return;
 	}
 	if (single_init && json_object_get(reply, "result")) {
@@ -241,5 +255,5 @@ void h_mcp(void *p)
 		if (nsid)
 			http_add_header(r, "Mcp-Session-Id", nsid);
 	}
-	api_reply(c, 200, reply);
+	http_done(c, reply);
 }

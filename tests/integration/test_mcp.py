@@ -16,7 +16,11 @@ import tempfile
 import time
 import unittest
 
-from harness import HERALD_BIN, ROOT, SANITIZER_MARKERS, HeraldTestCase, base_env, run_cli, unique
+import datetime as dt
+
+from fake_receiver import FakeReceiver
+from harness import (HERALD_BIN, ROOT, SANITIZER_MARKERS, HeraldTestCase, base_env, run_cli, unique,
+                     utcnow)
 
 SDK_DIR = os.path.join(ROOT, "build", "mcp-node")
 SDK_CLIENT = os.path.join(os.path.dirname(__file__), "mcp_sdk_client.mjs")
@@ -24,11 +28,11 @@ HAVE_SDK = os.path.exists(os.path.join(SDK_DIR, "node_modules", "@modelcontextpr
                                        "package.json")) and shutil.which("node")
 
 SERVED_TOOLS = {"list_accounts": "listAccounts", "validate_post": "validatePost",
-                "find_slot": "postizFindSlot"}
+                "find_slot": "postizFindSlot", "create_post": "createPost", "list_posts": "listPosts",
+                "get_post": "getPost", "cancel_post": "cancelPost"}
 # tools whose routes are being built on other branches: listed once the
 # operation is in the route table (and so in /openapi.json)
-PENDING_TOOLS = {"create_post": "createPost", "list_posts": "listPosts", "get_post": "getPost",
-                 "cancel_post": "cancelPost", "upload_media_from_url": "uploadMediaFromUrl"}
+PENDING_TOOLS = {"upload_media_from_url": "uploadMediaFromUrl"}
 
 
 def rpc(id_, method, params=None):
@@ -473,6 +477,109 @@ class McpHttpTest(McpBase):
         self.assertEqual(int(h["ratelimit-remaining"]), before - 1)
         st, h, b = self.post(rpc(3, "ping"))
         self.assertEqual(int(h["ratelimit-remaining"]), before - 4)
+
+
+def later(days=3):
+    t = (utcnow() + dt.timedelta(days=days)).replace(second=0, microsecond=0)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class McpPostsTest(McpBase):
+    """The post tools on the native /v1/posts routes; a FakeReceiver stands in
+    for the platform so publishNow really publishes."""
+
+    server_env = {"HERALD_RATE_LIMIT": "100000"}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rx = FakeReceiver().start()
+        super().setUpClass()
+        cls.addClassCleanup(cls.rx.stop)
+
+    def setUp(self):
+        self.path = "/" + unique("mcp-rx")
+        st, h, b = self.http("POST", "/v1/accounts", {
+            "provider": "webhook", "name": unique("mcp-ch"),
+            "credentials": {"url": self.rx.url(self.path)}})
+        self.assertEqual(st, 201, b)
+        self.ch = b["id"]
+        self.p = Stdio(self.srv.data_dir, self.key)
+        self.p.ask(init())
+        self.addCleanup(lambda: self.assertEqual(self.p.close(), b""))
+
+    def tool(self, id_, name, args):
+        r = self.p.ask(call(id_, name, args))
+        self.assertEqual(r["id"], id_)
+        return r["result"]
+
+    def test_create_get_list_cancel(self):
+        res = self.tool(1, "create_post", {"text": "from mcp", "scheduledAt": later(),
+                                           "targets": [{"accountId": self.ch}]})
+        self.assertFalse(res["isError"], res)
+        post = res["structuredContent"]
+        self.assertEqual(post["status"], "queued")
+        self.assertEqual(post["creationMethod"], "MCP")
+        st, h, want = self.http("GET", "/v1/posts/" + post["id"])
+        self.assertEqual(st, 200)
+        self.assertEqual(want["creationMethod"], "MCP")
+        self.assertEqual(self.tool(2, "get_post", {"postId": post["id"]})["structuredContent"], want)
+        page = self.tool(3, "list_posts", {"limit": 1, "status": "queued"})["structuredContent"]
+        self.assertEqual([p["id"] for p in page["data"]], [post["id"]])
+        res = self.tool(4, "cancel_post", {"postId": post["id"]})
+        self.assertFalse(res["isError"], res)
+        self.assertEqual(res["structuredContent"]["status"], "canceled")
+        res = self.tool(6, "get_post", {"postId": "nope"})
+        self.assertTrue(res["isError"])
+        self.assertEqual(res["structuredContent"]["error"]["code"], "not_found")
+        # the same post created over HTTP says API
+        st, h, b = self.http("POST", "/v1/posts", {"text": "http", "scheduledAt": later(),
+                                                    "targets": [{"accountId": self.ch}]})
+        self.assertEqual((st, b["creationMethod"]), (202, "API"))
+
+    def test_preflight_failure_is_a_tool_error(self):
+        res = self.tool(1, "create_post", {"text": "a" * 301, "scheduledAt": later(),
+                                           "targets": [{"platform": "bluesky"}]})
+        self.assertTrue(res["isError"])
+        err = res["structuredContent"]["error"]
+        self.assertIn(err["code"], ("preflight_failed", "validation_failed"))
+
+    def test_idempotency_key(self):
+        args = {"text": "once", "scheduledAt": later(), "targets": [{"accountId": self.ch}],
+                "idempotencyKey": unique("idem")}
+        a = self.tool(1, "create_post", args)["structuredContent"]
+        b = self.tool(2, "create_post", args)["structuredContent"]
+        self.assertEqual(a["id"], b["id"])
+        args["text"] = "twice"
+        res = self.tool(3, "create_post", args)
+        self.assertTrue(res["isError"])
+        self.assertEqual(res["structuredContent"]["error"]["code"], "idempotency_conflict")
+
+    def test_publish_now_over_stdio_waits_on_the_loop(self):
+        # the handler defers its answer (api_defer); herald mcp runs its
+        # loop until the answer is there.  No engine runs in herald mcp: the
+        # server's engine publishes, and the answer is 200 (done) or 202
+        t0 = time.monotonic()
+        res = self.tool(1, "create_post", {"text": "now over stdio", "publishNow": True,
+                                           "targets": [{"accountId": self.ch}]})
+        self.assertFalse(res["isError"], res)
+        self.assertLess(time.monotonic() - t0, 15)
+        self.assertIn(res["structuredContent"]["status"], ("published", "queued", "publishing"))
+        req = self.rx.wait_one(path=self.path, timeout=15)
+        self.assertIn("now over stdio", req.body.decode())
+        self.assertEqual(self.p.ask(rpc(2, "ping"))["result"], {})
+
+    def test_publish_now_over_http(self):
+        # the /mcp POST itself is deferred until the tool call answers
+        st, h, b = self.srv.request("POST", "/mcp", key="Bearer " + self.key, headers=ACCEPT, body=[
+            call(1, "create_post", {"text": "now over http", "publishNow": True,
+                                    "targets": [{"accountId": self.ch}]}),
+            rpc(2, "ping")], timeout=30)
+        self.assertEqual(st, 200, b)
+        self.assertEqual([x["id"] for x in b], [1, 2])
+        res = b[0]["result"]
+        self.assertFalse(res["isError"], res)
+        self.assertEqual(json.loads(res["content"][0]["text"])["status"], "published")
+        self.assertIn("now over http", self.rx.wait_one(path=self.path, timeout=5).body.decode())
 
 
 @unittest.skipUnless(HAVE_SDK, "run tests/mcp_sdk_setup.sh to install @modelcontextprotocol/sdk")
