@@ -22,6 +22,7 @@
 #include "mcp/mcp.h"
 #include "mcp/tools.h"
 
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
@@ -389,6 +390,80 @@ static void test_lifecycle(void **st)
 	json_decref(r);
 }
 
+/* ---- deferred handlers (api_defer): the exchange finishes later ---- */
+
+static struct event_base *tbase;
+
+static void late_reply(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct http_req *r = arg;
+	http_reply(r, 202, "application/json", "{\"late\":true}", 13); /* frees r's arena */
+}
+
+static void deferring_handler(struct http_req *r)
+{
+	seen.calls++;
+	if (strstr(r->path, "/late")) {
+		http_defer(r);
+		struct timeval tv = {0, 2000};
+		event_base_once(tbase, -1, EV_TIMEOUT, late_reply, r, &tv);
+		return;
+	}
+	if (strstr(r->path, "/both")) { /* deferred, then answered on the spot */
+		http_defer(r);
+		http_reply(r, 200, "application/json", "{\"both\":true}", 13);
+		return;
+	}
+	http_reply(r, 200, "application/json", "{\"now\":true}", 12);
+}
+
+static void done_cb(void *arg, json_t *reply)
+{
+	json_t **out = arg;
+	assert_null(*out);
+	*out = reply;
+}
+
+static void test_deferred_calls(void **st)
+{
+	(void)st;
+	setup_env();
+	tbase = event_base_new();
+	struct mcp_session s = {"2025-06-18", 1};
+	struct mcp_env env = {.loop_ctx = &loop, .base = tbase, .authorization = "Bearer k",
+			      .request_id = "req_d", .handler = deferring_handler};
+	json_t *msg = json_loads(
+		"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"find_slot\",\"arguments\":{\"accountId\":\"late\"}}},"
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"},"
+		"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"find_slot\",\"arguments\":{\"accountId\":\"both\"}}},"
+		"{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"find_slot\",\"arguments\":{\"accountId\":\"late\"}}}]",
+		0, NULL);
+	assert_non_null(msg);
+	json_t *reply = NULL, *later = NULL;
+	assert_int_equal(mcp_handle(&s, &env, msg, &reply, done_cb, &later), MCP_PENDING);
+	json_decref(msg); /* the exchange does not need the message any more */
+	assert_null(reply);
+	assert_null(later);
+	event_base_dispatch(tbase);
+	assert_non_null(later);
+	assert_int_equal(json_array_size(later), 4);
+	const char *want[] = {"late", NULL, "both", "late"};
+	for (size_t i = 0; i < 4; i++) {
+		json_t *x = json_array_get(later, i);
+		assert_int_equal(json_integer_value(json_object_get(x, "id")), (json_int_t)i + 1);
+		json_t *res = json_object_get(x, "result");
+		assert_non_null(res);
+		if (want[i])
+			assert_true(json_is_true(json_object_get(
+				json_object_get(res, "structuredContent"), want[i])));
+	}
+	json_decref(later);
+	assert_int_equal(seen.calls, 3);
+	event_base_free(tbase);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_call_argument_errors),
 		cmocka_unit_test(test_call_body),
 		cmocka_unit_test(test_lifecycle),
+		cmocka_unit_test(test_deferred_calls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
