@@ -27,6 +27,7 @@
  */
 #include "jsonrpc.h"
 #include "mcp.h"
+#include "mcp_http.h"
 #include "../api/api.h"
 #include "../core/arena.h"
 #include "../core/config.h"
@@ -57,31 +58,38 @@ static const char *session_new(struct call *c, const char *version)
 	return arena_printf(c->a, "%s.%s.%.32s", nonce, version, mac);
 }
 
-/* 0 and the session's version in version_out when sid is valid for this key */
-static int session_check(struct call *c, const char *sid, char version_out[16])
+int mcp_session_split(const char *sid, char nonce[33], char version[16], char mac[33])
 {
 	const char *d1 = strchr(sid, '.');
 	const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
 	if (!d1 || !d2 || d1 - sid != 32 || d2 - d1 - 1 >= 16 || strlen(d2 + 1) != 32)
 		return -1;
-	char nonce[33], version[16], mac[65];
 	memcpy(nonce, sid, 32);
 	nonce[32] = 0;
 	memcpy(version, d1 + 1, (size_t)(d2 - d1 - 1));
 	version[d2 - d1 - 1] = 0;
-	if (!mcp_version_supported(version) || session_mac(c->key_id, nonce, version, mac))
+	memcpy(mac, d2 + 1, 33);
+	return 0;
+}
+
+/* 0 and the session's version in version_out when sid is valid for this key */
+static int session_check(struct call *c, const char *sid, char version_out[16])
+{
+	char nonce[33], version[16], got[33], mac[65];
+	if (mcp_session_split(sid, nonce, version, got) || !mcp_version_supported(version) ||
+	    session_mac(c->key_id, nonce, version, mac))
 		return -1;
 	/* compare in constant time: the MAC is the session's only secret */
 	unsigned diff = 0;
 	for (int i = 0; i < 32; i++)
-		diff |= (unsigned char)mac[i] ^ (unsigned char)d2[1 + i];
+		diff |= (unsigned char)mac[i] ^ (unsigned char)got[i];
 	if (diff)
 		return -1;
 	snprintf(version_out, 16, "%s", version);
 	return 0;
 }
 
-static int loopback_origin(const char *o)
+int mcp_origin_loopback(const char *o)
 {
 	const char *h;
 	if (!strncasecmp(o, "http://", 7))
@@ -110,12 +118,11 @@ static int loopback_origin(const char *o)
 	return 1;
 }
 
-static int origin_ok(struct call *c, const char *origin)
+int mcp_origin_ok(const char *origin, const char *pu)
 {
-	if (loopback_origin(origin))
+	if (mcp_origin_loopback(origin))
 		return 1;
 	/* the origin of HERALD_PUBLIC_URL: scheme://host[:port] */
-	const char *pu = c->app->cfg->public_url;
 	const char *hs = strstr(pu, "://");
 	if (!hs)
 		return 0;
@@ -124,7 +131,7 @@ static int origin_ok(struct call *c, const char *origin)
 }
 
 /* Accept allows application/json (or has no opinion) */
-static int accept_ok(const char *a)
+int mcp_accept_ok(const char *a)
 {
 	while (*a) {
 		while (*a == ' ' || *a == ',')
@@ -176,14 +183,14 @@ void h_mcp(void *p)
 	struct call *c = p;
 	struct http_req *r = c->r;
 	const char *origin = http_header(r, "Origin");
-	if (origin && !origin_ok(c, origin)) {
+	if (origin && !mcp_origin_ok(origin, c->app->cfg->public_url)) {
 		api_fail(c, HERR_ORIGIN_FORBIDDEN, "Origin",
 			 "requests from origin %.200s are refused; only %s and loopback origins may call /mcp",
 			 origin, c->app->cfg->public_url);
 		return;
 	}
 	const char *accept = http_header(r, "Accept");
-	if (accept && *accept && !accept_ok(accept)) {
+	if (accept && *accept && !mcp_accept_ok(accept)) {
 		api_fail(c, HERR_NOT_ACCEPTABLE, "Accept",
 			 "/mcp answers with application/json; send Accept: application/json, text/event-stream");
 		return;
