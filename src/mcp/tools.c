@@ -127,3 +127,13 @@ void mcp_log_unserved(void)
 	if (n)
 		log_msg(LOG_INFO, "mcp", "tools not offered, their operations are not served: %s", list);
 }
+
+void mcp_print_tools(FILE *f)
+{
+	for (size_t i = 0; i < mcp_ntools; i++) {
+		const struct route *r = mcp_tool_route(&mcp_tools[i]);
+		if (r)
+			fprintf(f, "  %-22s %s %s: %s\n", mcp_tools[i].name, http_method_name(r->method),
+				r->pattern, r->summary);
+	}
+}

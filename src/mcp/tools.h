@@ -18,6 +18,7 @@
 #include "../http/router.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum mcp_arg_in { MCP_IN_PATH = 1, MCP_IN_QUERY, MCP_IN_HEADER };
 
@@ -52,6 +53,8 @@ const struct route *mcp_route_by_op(const char *op_id);
 /* The tool's route, NULL when its operation is not served (yet). */
 const struct route *mcp_tool_route(const struct mcp_tool *t);
 const struct mcp_tool *mcp_tool_find(const char *name);
+/* "  name  METHOD /path  summary" for every tool offered (CLI help). */
+void mcp_print_tools(FILE *f);
 /* Log (info) the tools not offered because their route is not served. */
 void mcp_log_unserved(void);
 

@@ -356,6 +356,9 @@ class McpCliTest(McpBase):
         self.assertEqual(rc, 0)
         self.assertIn("HERALD_API_KEY", out)
         self.assertIn("/mcp", out)
+        # the tool list is generated from the tool and route tables
+        self.assertRegex(out, r"\n  list_accounts +GET /v1/accounts: ")
+        self.assertRegex(out, r"\n  find_slot +GET /public/v1/find-slot/\{id\}: ")
         rc, out, err = run_cli("--help")
         self.assertRegex(out, r"\n  mcp ")
 
