@@ -20,6 +20,13 @@
  * responses.  GET and DELETE /mcp get 405 from the router (the spec lets a
  * server without a GET stream or client-side session ending do that).
  *
+ * Each POST counts once against the key's rate limit, and each tool call
+ * it makes counts again (it is a request of that key, run as one).
+ *
+ * A session is optional: a request without Mcp-Session-Id is served (curl
+ * works), its protocol version taken from MCP-Protocol-Version or, as the
+ * spec says, 2025-03-26.  An id that is sent must be valid.
+ *
  * Sessions are stateless so that every loop and every herald process
  * sharing a database accepts them: the id is "<nonce>.<version>.<mac>",
  * the MAC (server secret) binding nonce and negotiated version to the key
