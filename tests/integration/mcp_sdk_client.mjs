@@ -42,6 +42,12 @@ out.tools = tools.tools.map((t) => t.name);
 out.listAccounts = await client.callTool({ name: "list_accounts", arguments: {} });
 out.validate = await client.callTool({ name: "validate_post", arguments: { text: "x" } });
 out.slot = await client.callTool({ name: "find_slot", arguments: { accountId: account } });
+if (out.tools.includes("create_post")) {
+  out.created = await client.callTool({
+    name: "create_post",
+    arguments: { text: `from the SDK over ${mode}`, draft: true, targets: [{ accountId: account }] },
+  });
+}
 try {
   await client.callTool({ name: "no_such_tool", arguments: {} });
   out.unknownTool = null;

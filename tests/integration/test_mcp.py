@@ -608,6 +608,11 @@ class McpSdkClientTest(McpBase):
         self.assertEqual(out["slot"]["isError"], False)
         self.assertIn("date", out["slot"]["structuredContent"])
         self.assertEqual(out["unknownTool"]["code"], -32602)
+        created = out["created"]["structuredContent"]
+        self.assertFalse(out["created"]["isError"], out["created"])
+        self.assertEqual((created["status"], created["creationMethod"]), ("draft", "MCP"))
+        st, h, b = self.http("GET", "/v1/posts/" + created["id"])
+        self.assertEqual((st, b["text"]), (200, created["text"]))
 
     def test_stdio(self):
         env = {k: v for k, v in base_env({"HERALD_API_KEY": self.key}).items()}
