@@ -16,7 +16,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow \
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpq -lpthread -lm
 
 SRC     := $(sort $(wildcard src/core/*.c src/http/*.c src/store/*.c src/api/*.c \
-             src/providers/*.c src/engine/*.c src/preflight/*.c src/cli/*.c))
+             src/providers/*.c src/engine/*.c src/preflight/*.c src/mcp/*.c src/cli/*.c))
 LIBSRC  := $(filter-out src/cli/%,$(SRC))
 HDR     := $(wildcard src/*/*.h)
 
@@ -47,6 +47,7 @@ unit: $(UNIT)
 
 integration: build/asan/herald
 	tests/node_setup.sh
+	tests/mcp_sdk_setup.sh
 	tests/nostr_setup.sh || true
 	tests/bluesky_pds_setup.sh || echo "bluesky PDS not installed: its end-to-end test will skip" >&2
 	HERALD_BIN=build/asan/herald python3 tests/integration/run.py

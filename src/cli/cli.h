@@ -31,6 +31,7 @@ int cli_open_store(struct config *cfg, struct store **out);
 int cmd_serve(int argc, char **argv, struct config *cfg);
 int cmd_keys(int argc, char **argv, struct config *cfg);
 int cmd_channels(int argc, char **argv, struct config *cfg);
+int cmd_mcp(int argc, char **argv, struct config *cfg);
 int cmd_config(int argc, char **argv, struct config *cfg);
 int cmd_version(int argc, char **argv, struct config *cfg);
 int cmd_help(int argc, char **argv, struct config *cfg);

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "../core/crypto.h"
 #include "../core/log.h"
+#include "../mcp/tools.h"
 #include "../store/store.h"
 
 #include <errno.h>
@@ -37,6 +38,16 @@ const struct command commands[] = {
 	 "          --credentials '{\"url\":\"https://example.com/hook\"}'\n"
 	 "list    list channels of an organization\n"
 	 "remove  remove a channel and cancel its unpublished posts\n"},
+	{"mcp", cmd_mcp, "herald mcp [--data-dir DIR]", "MCP server on stdio for AI assistants",
+	 "Speaks the Model Context Protocol (JSON-RPC 2.0, one message per line) on stdin and\n"
+	 "stdout, for clients such as Claude Desktop, Cursor or VS Code.  Each tool (listed\n"
+	 "below) is one API route and runs exactly as that HTTP request would.\n"
+	 "Needs HERALD_API_KEY (the organization's key) and the server's data dir or\n"
+	 "HERALD_DATABASE_URL.  Logs go to stderr.  The same tools are served over HTTP at\n"
+	 "POST /mcp of herald serve (Streamable HTTP, Authorization: Bearer KEY).\n"
+	 "Client config example:\n"
+	 "  {\"command\": \"herald\", \"args\": [\"mcp\", \"--data-dir\", \"/srv/herald\"],\n"
+	 "   \"env\": {\"HERALD_API_KEY\": \"...\"}}\n"},
 	{"config", cmd_config, "herald config [options]", "print the effective configuration",
 	 "Prints every option with its effective value (flags, then HERALD_* variables, then\n"
 	 "defaults); secrets are masked.\n"},
@@ -64,6 +75,10 @@ int cli_wants_help(int argc, char **argv)
 void command_usage(const struct command *c, FILE *f)
 {
 	fprintf(f, "usage: %s\n\n%s.\n\n%s", c->usage, c->summary, c->help);
+	if (!strcmp(c->name, "mcp")) {
+		fprintf(f, "\ntools (from the route table):\n");
+		mcp_print_tools(f);
+	}
 	if (!strcmp(c->name, "serve") || !strcmp(c->name, "config")) {
 		fprintf(f, "\noptions (flag, environment variable, meaning [default]):\n");
 		config_help(f);
