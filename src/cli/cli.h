@@ -83,6 +83,8 @@ json_t *client_target(json_t *accounts, const char *tok, int bare_platform, char
 		      size_t errlen);
 /* "2026-12-01T10:00:00Z", "2026-12-01 10:00" (in tz; NULL/"" = UTC), offsets honoured */
 int cli_parse_time(const char *s, const char *tz, long long *out_ms, char *err, size_t errlen);
+/* a media type guessed from a file name's extension */
+const char *cli_mime_of(const char *path);
 /* validate and select an IANA zone for cli_parse_time; -1 when unknown */
 int cli_set_tz(const char *tz, char *err, size_t errlen);
 

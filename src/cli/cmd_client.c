@@ -435,7 +435,7 @@ static int is_url(const char *s)
 }
 
 /* media for validation only: a local file is described, not uploaded */
-static const char *mime_of(const char *path)
+const char *cli_mime_of(const char *path)
 {
 	const char *dot = strrchr(path, '.');
 	static const char *map[][2] = {{"png", "image/png"}, {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"},
@@ -463,7 +463,7 @@ static int media_json(const char *cmd, struct remote *r, const char *m, int uplo
 		return CLI_USAGE;
 	}
 	if (!upload) {
-		*out = json_pack("{s:s,s:I}", "mime", mime_of(m), "bytes", (json_int_t)sb.st_size);
+		*out = json_pack("{s:s,s:I}", "mime", cli_mime_of(m), "bytes", (json_int_t)sb.st_size);
 		return CLI_OK;
 	}
 	struct remote_resp resp;

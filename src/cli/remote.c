@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static int curl_ready;
 
@@ -67,6 +68,7 @@ struct sink {
 	struct buf b;
 	int overflow;
 	int replayed;
+	long retry_after;
 };
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -83,13 +85,15 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 {
 	struct sink *s = ud;
 	size_t len = sz * n;
-	static const char h[] = "idempotency-replayed:";
+	static const char h[] = "idempotency-replayed:", ra[] = "retry-after:";
 	if (len >= sizeof(h) - 1 && !strncasecmp(p, h, sizeof(h) - 1)) {
 		const char *v = p + sizeof(h) - 1;
 		while (*v == ' ')
 			v++;
 		if (!strncasecmp(v, "true", 4))
 			s->replayed = 1;
+	} else if (len >= sizeof(ra) - 1 && !strncasecmp(p, ra, sizeof(ra) - 1)) {
+		s->retry_after = atol(p + sizeof(ra) - 1);
 	}
 	return len;
 }
@@ -107,14 +111,14 @@ void remote_decode_error(struct remote_resp *resp)
 	resp->err_violations = json_is_array(v) ? v : NULL;
 }
 
-static int perform(struct remote *r, const char *method, const char *path, const char *body,
-		   curl_mime *mime, const char *idem_key, struct remote_resp *out)
+/* configure h for one request; *hdrs and *url must be freed after it ran */
+static void setup(struct remote *r, CURL *h, const char *method, const char *path, const char *body,
+		  curl_mime *mime, const char *idem_key, struct sink *s, struct curl_slist **hdrs,
+		  char **urlp, char *ebuf)
 {
-	memset(out, 0, sizeof(*out));
-	CURL *h = r->easy;
 	curl_easy_reset(h);
-	struct sink s = {0};
-	buf_init(&s.b, REMOTE_MAX_BODY);
+	memset(s, 0, sizeof(*s));
+	buf_init(&s->b, REMOTE_MAX_BODY);
 	size_t ul = strlen(r->base) + strlen(path) + 1;
 	char *url = malloc(ul);
 	snprintf(url, ul, "%s%s", r->base, path);
@@ -133,45 +137,48 @@ static int perform(struct remote *r, const char *method, const char *path, const
 	hd = curl_slist_append(hd, "Expect:");
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	if (body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	} else if (mime) {
 		curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
-	} else if (!strcmp(method, "GET")) {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
 	}
+	if (strcmp(method, "GET") || body || mime)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, r->timeout_s);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "herald-cli");
-	char ebuf[CURL_ERROR_SIZE] = "";
+	ebuf[0] = 0;
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-	CURLcode rc = curl_easy_perform(h);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	curl_slist_free_all(hd);
-	free(url);
-	out->replayed = s.replayed;
+	*hdrs = hd;
+	*urlp = url;
+}
+
+/* turn a finished transfer into out; 0, or -1 on transport failure */
+static int finish(struct remote *r, CURL *h, CURLcode rc, struct sink *s, const char *ebuf,
+		  struct remote_resp *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->replayed = s->replayed;
 	if (rc != CURLE_OK) {
-		if (s.overflow)
+		if (s->overflow)
 			snprintf(out->neterr, sizeof(out->neterr),
 				 "response larger than %u bytes", REMOTE_MAX_BODY);
 		else
 			snprintf(out->neterr, sizeof(out->neterr), "%.200s: %.250s", r->base,
 				 *ebuf ? ebuf : curl_easy_strerror(rc));
-		buf_release(&s.b);
+		buf_release(&s->b);
 		return -1;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
-	out->rawlen = s.b.len;
-	out->raw = s.b.data ? buf_take(&s.b) : strdup("");
+	out->rawlen = s->b.len;
+	out->raw = s->b.data ? buf_take(&s->b) : strdup("");
 	if (out->rawlen) {
 		json_error_t je;
 		out->body = json_loadb(out->raw, out->rawlen, 0, &je);
@@ -179,6 +186,147 @@ static int perform(struct remote *r, const char *method, const char *path, const
 	if (out->status >= 300)
 		remote_decode_error(out);
 	return 0;
+}
+
+static int perform(struct remote *r, const char *method, const char *path, const char *body,
+		   curl_mime *mime, const char *idem_key, struct remote_resp *out)
+{
+	struct sink s;
+	struct curl_slist *hd;
+	char *url, ebuf[CURL_ERROR_SIZE];
+	setup(r, r->easy, method, path, body, mime, idem_key, &s, &hd, &url, ebuf);
+	CURLcode rc = curl_easy_perform(r->easy);
+	int ret = finish(r, r->easy, rc, &s, ebuf, out);
+	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
+	curl_slist_free_all(hd);
+	free(url);
+	return ret;
+}
+
+/* ---- many requests in parallel (curl multi) ---------------------------- */
+
+struct slot {
+	CURL *h;
+	size_t idx;
+	int busy;
+	struct remote_job job;
+	struct sink s;
+	struct curl_slist *hd;
+	char *url;
+	char ebuf[CURL_ERROR_SIZE];
+};
+
+struct pending {
+	size_t idx;
+	long long not_before_ms;
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int remote_run_many(struct remote *r, size_t n, int parallel, remote_job_fn make, remote_done_fn done,
+		    void *ud)
+{
+	if (parallel < 1)
+		parallel = 1;
+	if (parallel > 64)
+		parallel = 64;
+	CURLM *m = curl_multi_init();
+	if (!m)
+		return -1;
+	struct slot *sl = calloc((size_t)parallel, sizeof(*sl));
+	unsigned char *tries = calloc(n ? n : 1, 1);
+	struct pending *retry = calloc((size_t)parallel + 1, sizeof(*retry));
+	size_t nretry = 0, next = 0, finished = 0;
+	int rc = 0;
+	for (int i = 0; i < parallel; i++)
+		sl[i].h = curl_easy_init();
+	while (finished < n) {
+		long long now = mono_ms();
+		for (int i = 0; i < parallel; i++) {
+			if (sl[i].busy)
+				continue;
+			size_t idx = (size_t)-1;
+			for (size_t k = 0; k < nretry; k++)
+				if (retry[k].not_before_ms <= now) {
+					idx = retry[k].idx;
+					retry[k] = retry[--nretry];
+					break;
+				}
+			if (idx == (size_t)-1 && next < n && nretry == 0)
+				idx = next++;
+			if (idx == (size_t)-1)
+				break;
+			struct slot *s = &sl[i];
+			memset(&s->job, 0, sizeof(s->job));
+			if (make(ud, idx, &s->job)) {
+				rc = -1;
+				goto out;
+			}
+			s->idx = idx;
+			s->busy = 1;
+			setup(r, s->h, s->job.method, s->job.path, s->job.body, NULL, s->job.idem, &s->s, &s->hd,
+			      &s->url, s->ebuf);
+			curl_easy_setopt(s->h, CURLOPT_PRIVATE, s);
+			curl_multi_add_handle(m, s->h);
+		}
+		int running = 0;
+		curl_multi_perform(m, &running);
+		CURLMsg *msg;
+		int left;
+		while ((msg = curl_multi_info_read(m, &left))) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			struct slot *s;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+			CURLcode res = msg->data.result;
+			curl_multi_remove_handle(m, s->h);
+			struct remote_resp resp;
+			finish(r, s->h, res, &s->s, s->ebuf, &resp);
+			long ra = s->s.retry_after;
+			curl_slist_free_all(s->hd);
+			free(s->url);
+			free(s->job.body);
+			free(s->job.path_owned);
+			s->busy = 0;
+			/* rate limited, overloaded or no answer: the same request
+			 * (same Idempotency-Key) again after a pause */
+			int again = resp.status == 429 || resp.status == 503 || resp.status == 0;
+			if (again && tries[s->idx] < (resp.status == 0 ? 3 : 50)) {
+				tries[s->idx]++;
+				long wait = resp.status == 0 ? 500 : (ra > 0 ? (ra > 30 ? 30 : ra) * 1000 : 1000);
+				retry[nretry++] = (struct pending){s->idx, mono_ms() + wait};
+				remote_resp_free(&resp);
+				continue;
+			}
+			done(ud, s->idx, &resp);
+			remote_resp_free(&resp);
+			finished++;
+		}
+		if (finished < n)
+			curl_multi_poll(m, NULL, 0, running ? 100 : 20, NULL);
+	}
+out:
+	for (int i = 0; i < parallel; i++) {
+		if (sl[i].busy) {
+			curl_multi_remove_handle(m, sl[i].h);
+			curl_slist_free_all(sl[i].hd);
+			free(sl[i].url);
+			free(sl[i].job.body);
+			free(sl[i].job.path_owned);
+			buf_release(&sl[i].s.b);
+		}
+		curl_easy_cleanup(sl[i].h);
+	}
+	curl_multi_cleanup(m);
+	free(sl);
+	free(tries);
+	free(retry);
+	return rc;
 }
 
 int remote_call(struct remote *r, const char *method, const char *path, json_t *body,

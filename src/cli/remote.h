@@ -54,6 +54,24 @@ int remote_call(struct remote *r, const char *method, const char *path, json_t *
 int remote_upload(struct remote *r, const char *file, struct remote_resp *out);
 void remote_resp_free(struct remote_resp *resp);
 
+/* Many requests with up to `parallel` in flight (curl multi, one kept-alive
+ * connection per slot).  make(ud, i, job) fills request i (job->body and
+ * job->path_owned are malloc'd and freed by the runner); done(ud, i, resp)
+ * sees its response (resp freed after).  429, 503 and transport failures
+ * are sent again (same request, same Idempotency-Key) after Retry-After or
+ * a pause, a bounded number of times.  Returns 0, or -1 when make failed. */
+struct remote_job {
+	const char *method;
+	const char *path;
+	char *path_owned;   /* optional, freed */
+	char *body;         /* JSON text, freed */
+	const char *idem;   /* Idempotency-Key or NULL; must outlive the run */
+};
+typedef int (*remote_job_fn)(void *ud, size_t i, struct remote_job *job);
+typedef void (*remote_done_fn)(void *ud, size_t i, struct remote_resp *resp);
+int remote_run_many(struct remote *r, size_t n, int parallel, remote_job_fn make, remote_done_fn done,
+		    void *ud);
+
 /* Decode resp->body's error envelope into the err_* fields. */
 void remote_decode_error(struct remote_resp *resp);
 /* The exit code for a response (0 for 2xx). */
