@@ -60,6 +60,12 @@ static const char *const schema_migrations[] = {
 	" http_status INTEGER, request TEXT, response TEXT, error TEXT);"
 	"CREATE INDEX attempts_post ON attempts(post_id);"
 	"CREATE INDEX posts_leased ON posts(lease_until) WHERE state = 'publishing';",
+	/* 2: Idempotency-Key records (SPEC 4): one per org, route and key */
+	"CREATE TABLE idempotency ("
+	" org_id TEXT NOT NULL, route TEXT NOT NULL, key TEXT NOT NULL,"
+	" body_hash TEXT NOT NULL, state TEXT NOT NULL, status INTEGER, body TEXT,"
+	" created_at BIGINT NOT NULL, PRIMARY KEY (org_id, route, key));"
+	"CREATE INDEX idempotency_created ON idempotency(created_at);",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]))

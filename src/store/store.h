@@ -180,6 +180,26 @@ int store_post_set_release(struct store *st, const char *org_id, const char *id,
 int store_post_count_at(struct store *st, const char *org_id, int64_t from, int64_t to,
 			int *out);
 
+/* ---- Idempotency-Key records (src/api/idempotency.c) ---- */
+enum store_idem {
+	IDEM_NEW,         /* recorded as running: the caller handles the request */
+	IDEM_REPLAY,      /* done before with the same body: *status, *body */
+	IDEM_CONFLICT,    /* same key, different body */
+	IDEM_IN_PROGRESS, /* same key, still running */
+};
+/* Claim (org, route, key) for a request with body hash `hash`.  A record
+ * older than ttl_ms is forgotten; a running one older than stale_ms is
+ * taken over (its process died before finishing). */
+int store_idem_claim(struct store *st, struct arena *a, const char *org_id, const char *route,
+		     const char *key, const char *hash, int64_t now, int64_t ttl_ms,
+		     int64_t stale_ms, enum store_idem *out, int *status, char **body);
+/* Record the response (the request ended) or drop the record (it may be
+ * retried: a server error or a refusal that changes nothing). */
+int store_idem_finish(struct store *st, const char *org_id, const char *route, const char *key,
+		      int status, const char *body);
+int store_idem_drop(struct store *st, const char *org_id, const char *route, const char *key);
+int store_idem_expire(struct store *st, int64_t before, int *out_n);
+
 int store_tag_list(struct store *st, struct arena *a, const char *org_id,
 		   struct store_tag **out, size_t *n);
 int store_tag_ensure(struct store *st, struct arena *a, const char *org_id, const char *name,
