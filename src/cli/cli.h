@@ -85,6 +85,8 @@ json_t *client_target(json_t *accounts, const char *tok, int bare_platform, char
 int cli_parse_time(const char *s, const char *tz, long long *out_ms, char *err, size_t errlen);
 /* a media type guessed from a file name's extension */
 const char *cli_mime_of(const char *path);
+/* a local file described for preflight (not uploaded): {url (placeholder), mime, bytes} */
+json_t *cli_media_placeholder(const char *path, long long bytes);
 /* validate and select an IANA zone for cli_parse_time; -1 when unknown */
 int cli_set_tz(const char *tz, char *err, size_t errlen);
 

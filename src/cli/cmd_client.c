@@ -448,6 +448,24 @@ const char *cli_mime_of(const char *path)
 	return "application/octet-stream";
 }
 
+json_t *cli_media_placeholder(const char *path, long long bytes)
+{
+	/* /v1/posts/validate wants a URL for every medium but never fetches
+	 * it: a local file not uploaded yet is named under the reserved
+	 * .invalid domain (RFC 2606) and described by its type and size */
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	char *e = remote_escape(base);
+	size_t n = strlen(e) + 40;
+	char *url = malloc(n);
+	snprintf(url, n, "https://local-file.invalid/%s", e);
+	json_t *j = json_pack("{s:s,s:s,s:I}", "url", url, "mime", cli_mime_of(path), "bytes",
+			      (json_int_t)bytes);
+	free(e);
+	free(url);
+	return j;
+}
+
 /* one media argument to its JSON: a URL as {url}, a file uploaded ({mediaId})
  * or, when upload is 0, described by mime and size for preflight */
 static int media_json(const char *cmd, struct remote *r, const char *m, int upload, json_t **out)
@@ -463,7 +481,7 @@ static int media_json(const char *cmd, struct remote *r, const char *m, int uplo
 		return CLI_USAGE;
 	}
 	if (!upload) {
-		*out = json_pack("{s:s,s:I}", "mime", cli_mime_of(m), "bytes", (json_int_t)sb.st_size);
+		*out = cli_media_placeholder(m, (long long)sb.st_size);
 		return CLI_OK;
 	}
 	struct remote_resp resp;
@@ -479,7 +497,8 @@ static int media_json(const char *cmd, struct remote *r, const char *m, int uplo
 		remote_resp_free(&resp);
 		return CLI_SERVER;
 	}
-	*out = json_pack("{s:s}", "mediaId", id);
+	const char *url = json_string_value(json_object_get(resp.body, "url"));
+	*out = json_pack("{s:s,s:s?}", "mediaId", id, "url", url);
 	remote_resp_free(&resp);
 	return CLI_OK;
 }

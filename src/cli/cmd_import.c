@@ -121,7 +121,7 @@ struct irow {
 
 struct mfile {
 	char *path;
-	char *media_id;
+	char *media_id, *url;
 	long long bytes;
 };
 
@@ -242,7 +242,7 @@ static int file_index(struct imp *im, const char *path, struct irow *r, size_t *
 		im->capfiles = im->capfiles ? im->capfiles * 2 : 16;
 		im->mfiles = realloc(im->mfiles, im->capfiles * sizeof(*im->mfiles));
 	}
-	im->mfiles[im->nfiles] = (struct mfile){strdup(path), NULL, (long long)sb.st_size};
+	im->mfiles[im->nfiles] = (struct mfile){strdup(path), NULL, NULL, (long long)sb.st_size};
 	*smap_slot(&im->files, path, 1) = im->nfiles;
 	*out = im->nfiles++;
 	return 0;
@@ -441,10 +441,10 @@ static json_t *row_body(struct imp *im, struct irow *r)
 			size_t *fi = smap_slot(&im->files, tok, 0);
 			struct mfile *mf = &im->mfiles[*fi];
 			if (mf->media_id)
-				json_array_append_new(ma, json_pack("{s:s}", "mediaId", mf->media_id));
+				json_array_append_new(ma, json_pack("{s:s,s:s?}", "mediaId", mf->media_id,
+								    "url", mf->url));
 			else /* dry run: described for preflight */
-				json_array_append_new(ma, json_pack("{s:s,s:I}", "mime", cli_mime_of(tok),
-								    "bytes", (json_int_t)mf->bytes));
+				json_array_append_new(ma, cli_media_placeholder(tok, mf->bytes));
 		}
 		free(ms);
 		json_object_set_new(b, "media", ma);
@@ -567,6 +567,8 @@ static int upload_media(struct imp *im)
 			return rc ? rc : CLI_SERVER;
 		}
 		mf->media_id = strdup(id);
+		const char *url = json_string_value(json_object_get(resp.body, "url"));
+		mf->url = url ? strdup(url) : NULL;
 		remote_resp_free(&resp);
 	}
 	return CLI_OK;
@@ -618,6 +620,7 @@ static void imp_free(struct imp *im)
 	for (size_t i = 0; i < im->nfiles; i++) {
 		free(im->mfiles[i].path);
 		free(im->mfiles[i].media_id);
+		free(im->mfiles[i].url);
 	}
 	free(im->mfiles);
 	for (size_t i = 0; i < 64; i++)
