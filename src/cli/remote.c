@@ -109,6 +109,7 @@ void remote_decode_error(struct remote_resp *resp)
 	resp->err_rule = json_string_value(json_object_get(e, "rule"));
 	json_t *v = json_object_get(e, "violations");
 	resp->err_violations = json_is_array(v) ? v : NULL;
+	resp->err_retryable = json_is_true(json_object_get(e, "retryable"));
 }
 
 /* configure h for one request; *hdrs and *url must be freed after it ran */
@@ -295,10 +296,12 @@ int remote_run_many(struct remote *r, size_t n, int parallel, remote_job_fn make
 			s->busy = 0;
 			/* rate limited, overloaded or no answer: the same request
 			 * (same Idempotency-Key) again after a pause */
-			int again = resp.status == 429 || resp.status == 503 || resp.status == 0;
-			if (again && tries[s->idx] < (resp.status == 0 ? 3 : 50)) {
+			int again = resp.status == 429 || resp.status == 503 || resp.status == 0 ||
+				    (resp.status >= 500 && resp.err_retryable);
+			int limit = resp.status == 429 || resp.status == 503 ? 50 : 3;
+			if (again && tries[s->idx] < limit) {
 				tries[s->idx]++;
-				long wait = resp.status == 0 ? 500 : (ra > 0 ? (ra > 30 ? 30 : ra) * 1000 : 1000);
+				long wait = ra > 0 ? (ra > 30 ? 30 : ra) * 1000 : resp.status == 429 ? 1000 : 300;
 				retry[nretry++] = (struct pending){s->idx, mono_ms() + wait};
 				remote_resp_free(&resp);
 				continue;

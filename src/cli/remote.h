@@ -37,6 +37,7 @@ struct remote_resp {
 	/* decoded error envelope (NULL when absent) */
 	const char *err_code, *err_message, *err_field, *err_rule;
 	json_t *err_violations;
+	int err_retryable;  /* error.retryable is true */
 };
 
 /* url/key: NULL falls back to HERALD_URL / HERALD_API_KEY.  0, or -1 with a
@@ -57,9 +58,10 @@ void remote_resp_free(struct remote_resp *resp);
 /* Many requests with up to `parallel` in flight (curl multi, one kept-alive
  * connection per slot).  make(ud, i, job) fills request i (job->body and
  * job->path_owned are malloc'd and freed by the runner); done(ud, i, resp)
- * sees its response (resp freed after).  429, 503 and transport failures
- * are sent again (same request, same Idempotency-Key) after Retry-After or
- * a pause, a bounded number of times.  Returns 0, or -1 when make failed. */
+ * sees its response (resp freed after).  429, 503, transport failures
+ * and 5xx answers whose envelope says retryable are sent again (same request,
+ * same Idempotency-Key) after Retry-After or a pause, a bounded number of
+ * times.  Returns 0, or -1 when make failed. */
 struct remote_job {
 	const char *method;
 	const char *path;
