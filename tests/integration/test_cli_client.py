@@ -276,3 +276,21 @@ class ClientTest(HeraldTestCase):
         self.assertIn("telegram.text.max_length", err)
         st, _, after = self.srv.request("GET", "/v1/posts?limit=100", key=self.key)
         self.assertEqual(len(after["data"]), len(before["data"]))
+
+    def test_media_upload(self):
+        if not has_route(self.srv, self.key, "GET", "/v1/media"):
+            self.skipTest("/v1/media is not on this branch yet")
+        tmp = tempfile.mkdtemp(prefix="herald-media-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "pic.png")
+        with open(path, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+        rc, out, err = self.cli("media", "upload", path, "--json")
+        self.assertEqual(rc, 0, err)
+        m = json.loads(out)
+        self.assertEqual(m["bytes"], 72)
+        st, _, got = self.srv.request("GET", "/v1/media/" + m["id"], key=self.key)
+        self.assertEqual(st, 200, got)
+        rc, out, err = self.cli("media", "upload", path)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"^\S+  \S+  \S+  72 bytes\n$")

@@ -278,3 +278,21 @@ class ImportTest(HeraldTestCase):
         rc, out, err = self.run_import(path)
         self.assertEqual(rc, 0, (out, err))
         self.assertIn("0 scheduled, 5 already scheduled", out)
+
+    def test_settings_tags_first_comment_columns(self):
+        self.need_posts()
+        day = future(days=15).strftime("%Y-%m-%d")
+        path = self.write("settings.csv",
+                          "date,channel,content,tags,first_comment,settings.mood,settings.count\n"
+                          "%s 10:00,Blog Hook,with settings,launch| q4 ,see the link,calm,3\n"
+                          "%s 11:00,Blog Hook,no settings,,,,\n" % (day, day))
+        rc, out, err = self.run_import(path, "--json")
+        self.assertEqual(rc, 0, (out, err))
+        self.assertEqual(json.loads(out)["created"], 2)
+        posts = {p["text"]: p for p in self.v1_posts()}
+        p = posts["with settings"]
+        self.assertEqual(sorted(p["tags"]), ["launch", "q4"])
+        self.assertEqual(p["targets"][0]["options"], {"mood": "calm", "count": 3})
+        self.assertEqual([i["text"] for i in p["targets"][0]["thread"]][-1:], ["see the link"])
+        q = posts["no settings"]
+        self.assertEqual((q["tags"], q["targets"][0]["options"]), ([], {}))
