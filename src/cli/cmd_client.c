@@ -712,7 +712,24 @@ static int posts_list(struct remote *r, const struct client_args *ca, int argc, 
 			return CLI_USAGE;
 		}
 		const char *v = argv[++i];
-		char vbuf[40];
+		char vbuf[40], idbuf[128];
+		if (!strcmp(filters[k][1], "accountId")) {
+			/* a channel name works as well as an id */
+			json_t *acc = NULL, *t;
+			char err[300];
+			int arc = client_accounts("posts list", r, &acc);
+			if (arc)
+				return arc;
+			t = client_target(acc, v, 0, err, sizeof(err));
+			json_decref(acc);
+			if (!t) {
+				fprintf(stderr, "herald posts list: --channel: %s\n", err);
+				return CLI_INVALID;
+			}
+			snprintf(idbuf, sizeof(idbuf), "%s", json_string_value(json_object_get(t, "accountId")));
+			json_decref(t);
+			v = idbuf;
+		}
 		if (!strcmp(filters[k][1], "from") || !strcmp(filters[k][1], "to")) {
 			long long ms;
 			char err[300];

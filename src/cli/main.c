@@ -81,7 +81,7 @@ const struct command commands[] = {
 	{"posts", cmd_posts,
 	 "herald posts list [filters] | show ID | cancel ID | retry ID",
 	 "list, show, cancel or retry posts on a herald server",
-	 "list    newest first; filters --status S --channel ID --platform P --tag T\n"
+	 "list    newest first; filters --status S --channel ID|NAME --platform P --tag T\n"
 	 "        --from TIME --to TIME --limit N (1..100), --all to follow every page\n"
 	 "show    one post with its targets, state, release URL and error\n"
 	 "cancel  cancel a post that has not been published\n"

@@ -296,9 +296,13 @@ int remote_run_many(struct remote *r, size_t n, int parallel, remote_job_fn make
 			s->busy = 0;
 			/* rate limited, overloaded or no answer: the same request
 			 * (same Idempotency-Key) again after a pause */
-			int again = resp.status == 429 || resp.status == 503 || resp.status == 0 ||
+			/* (409 idempotency_in_progress: the first request with this key,
+			 * say from an interrupted run, is still being processed) */
+			int busy = resp.status == 409 && resp.err_code &&
+				   !strcmp(resp.err_code, "idempotency_in_progress");
+			int again = resp.status == 429 || resp.status == 503 || resp.status == 0 || busy ||
 				    (resp.status >= 500 && resp.err_retryable);
-			int limit = resp.status == 429 || resp.status == 503 ? 50 : 3;
+			int limit = resp.status == 429 || resp.status == 503 || busy ? 50 : 3;
 			if (again && tries[s->idx] < limit) {
 				tries[s->idx]++;
 				long wait = ra > 0 ? (ra > 30 ? 30 : ra) * 1000 : resp.status == 429 ? 1000 : 300;

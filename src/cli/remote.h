@@ -58,8 +58,9 @@ void remote_resp_free(struct remote_resp *resp);
 /* Many requests with up to `parallel` in flight (curl multi, one kept-alive
  * connection per slot).  make(ud, i, job) fills request i (job->body and
  * job->path_owned are malloc'd and freed by the runner); done(ud, i, resp)
- * sees its response (resp freed after).  429, 503, transport failures
- * and 5xx answers whose envelope says retryable are sent again (same request,
+ * sees its response (resp freed after).  429, 503, 409
+ * idempotency_in_progress, transport failures and 5xx answers whose envelope
+ * says retryable are sent again (same request,
  * same Idempotency-Key) after Retry-After or a pause, a bounded number of
  * times.  Returns 0, or -1 when make failed. */
 struct remote_job {

@@ -243,6 +243,13 @@ class ClientTest(HeraldTestCase):
         rc, out, err = self.cli("posts", "list", "--json", "--all", "--status", "queued")
         self.assertEqual(rc, 0, err)
         self.assertIn(p["id"], [x["id"] for x in json.loads(out)["data"]])
+        # --channel takes a name as well as an id
+        for ch, present in (("HOOK A", True), (self.hook, True), ("Tele", False)):
+            rc, out, err = self.cli("posts", "list", "--json", "--all", "--channel", ch)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(p["id"] in [x["id"] for x in json.loads(out)["data"]], present, ch)
+        rc, out, err = self.cli("posts", "list", "--channel", "nobody")
+        self.assertEqual(rc, 3, err)
         rc, out, err = self.cli("posts", "cancel", p["id"])
         self.assertEqual((rc, out), (0, "canceled %s: canceled\n" % p["id"]), err)
         st, _, got = self.srv.request("GET", "/v1/posts/" + p["id"], key=self.key)
