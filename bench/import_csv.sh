@@ -9,12 +9,12 @@
 #   2. herald import             (POST /v1/posts per row, Idempotency-Key per row)
 #   3. herald import again       (every row replayed, nothing scheduled twice)
 # Prints one JSON object; exits 1 when a run failed or a post is missing.
-#   bench/import_csv.sh [ROWS] [PARALLEL]      (defaults 100000, 8)
+#   bench/import_csv.sh [ROWS] [PARALLEL]      (defaults 100000, 32)
 # Needs build/herald (make build/herald).
 set -eu
 cd "$(dirname "$0")/.."
 ROWS=${1:-100000}
-PAR=${2:-8}
+PAR=${2:-32}
 BIN=${HERALD_BENCH_BIN:-build/herald}
 PORT=${HERALD_BENCH_PORT:-18491}
 T=$(mktemp -d)

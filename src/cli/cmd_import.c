@@ -640,7 +640,7 @@ int cmd_import(int argc, char **argv, struct config *cfg)
 		return CLI_USAGE;
 	struct imp im;
 	memset(&im, 0, sizeof(im));
-	im.parallel = 8;
+	im.parallel = 16;
 	im.json = ca.json;
 	const char *tz = NULL;
 	for (int i = 1; i < argc; i++) {

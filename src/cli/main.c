@@ -118,7 +118,7 @@ const struct command commands[] = {
 	 "              POST /v1/posts/validate) and report every bad row with its line\n"
 	 "              number; nothing is stored\n"
 	 "--tz ZONE     time zone of dates without an offset (IANA name; default UTC)\n"
-	 "--parallel N  requests in flight (default 8)\n"
+	 "--parallel N  requests in flight (default 16)\n"
 	 "\n"
 	 "Rows are checked locally first; if any row is bad nothing is sent.  Each row's\n"
 	 "request carries an Idempotency-Key derived from the row's content (and which\n"
