@@ -296,3 +296,30 @@ class ImportTest(HeraldTestCase):
         self.assertEqual([i["text"] for i in p["targets"][0]["thread"]][-1:], ["see the link"])
         q = posts["no settings"]
         self.assertEqual((q["tags"], q["targets"][0]["options"]), ([], {}))
+
+
+class ImportRateLimitTest(HeraldTestCase):
+    """A per-key limit below the row count: 429 answers are waited out
+    (Retry-After) and sent again, every row still checked exactly once."""
+
+    server_env = {"HERALD_RATE_LIMIT": "6"}
+
+    def test_429_is_retried_after_retry_after(self):
+        key = self.srv.key(unique("rl"))
+        st, _, a = self.srv.request("POST", "/v1/accounts", key=key, body={
+            "provider": "webhook", "name": "hook", "credentials": {"url": "http://127.0.0.1:9/a"}})
+        self.assertEqual(st, 201, a)
+        tmp = tempfile.mkdtemp(prefix="herald-rl-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "cal.csv")
+        day = future(days=3).strftime("%Y-%m-%d")
+        with open(path, "w") as f:
+            f.write("date,channel,content\n")
+            for i in range(8):
+                f.write("%s 10:%02d,hook,row %d\n" % (day, i, i))
+        rc, out, err = run_cli("import", path, "--dry-run", "--json", timeout=150,
+                               env={"HERALD_URL": self.srv.url, "HERALD_API_KEY": key})
+        self.assertEqual(rc, 0, (out, err))
+        d = json.loads(out)
+        self.assertEqual((d["rows"], d["valid"], d["failed"]), (8, 8, 0))
+        self.assertGreater(d["ms"], 500)  # it had to wait for the next window
