@@ -468,7 +468,8 @@ json_t *cli_media_placeholder(const char *path, long long bytes)
 
 /* one media argument to its JSON: a URL as {url}, a file uploaded ({mediaId})
  * or, when upload is 0, described by mime and size for preflight */
-static int media_json(const char *cmd, struct remote *r, const char *m, int upload, json_t **out)
+static int media_json(const char *cmd, struct remote *r, const char *m, int upload, const char *idem,
+		      json_t **out)
 {
 	*out = NULL;
 	if (is_url(m)) {
@@ -485,7 +486,7 @@ static int media_json(const char *cmd, struct remote *r, const char *m, int uplo
 		return CLI_OK;
 	}
 	struct remote_resp resp;
-	remote_upload(r, m, &resp);
+	remote_upload(r, m, idem, &resp);
 	if (resp.status != 201 && resp.status != 200) {
 		int rc = fail(cmd, &resp, 0);
 		remote_resp_free(&resp);
@@ -547,7 +548,11 @@ static int build_body(const char *cmd, struct remote *r, struct post_args *pa, i
 		json_object_set_new(b, "media", ma);
 		for (int i = 0; i < pa->nmedia; i++) {
 			json_t *m;
-			if ((rc = media_json(cmd, r, pa->media[i], upload, &m)))
+			/* with --idempotency-key K the uploads are keyed K-media-N, so a
+			 * retried command gets the same media ids and so the same body */
+			char ik[300];
+			snprintf(ik, sizeof(ik), "%.240s-media-%d", pa->idem ? pa->idem : "", i);
+			if ((rc = media_json(cmd, r, pa->media[i], upload, pa->idem ? ik : NULL, &m)))
 				goto out;
 			json_array_append_new(ma, m);
 		}
@@ -858,7 +863,7 @@ int cmd_media(int argc, char **argv, struct config *cfg)
 		remote_call(&r, "POST", "/v1/media/from-url", b, NULL, &resp);
 		json_decref(b);
 	} else {
-		remote_upload(&r, f, &resp);
+		remote_upload(&r, f, NULL, &resp);
 	}
 	if (resp.status != 200 && resp.status != 201)
 		rc = fail("media upload", &resp, ca.json);

@@ -345,7 +345,7 @@ int remote_call(struct remote *r, const char *method, const char *path, json_t *
 	return rc;
 }
 
-int remote_upload(struct remote *r, const char *file, struct remote_resp *out)
+int remote_upload(struct remote *r, const char *file, const char *idem_key, struct remote_resp *out)
 {
 	curl_mime *m = curl_mime_init(r->easy);
 	curl_mimepart *p = curl_mime_addpart(m);
@@ -356,7 +356,7 @@ int remote_upload(struct remote *r, const char *file, struct remote_resp *out)
 		curl_mime_free(m);
 		return -1;
 	}
-	int rc = perform(r, "POST", "/v1/media", NULL, m, NULL, out);
+	int rc = perform(r, "POST", "/v1/media", NULL, m, idem_key, out);
 	curl_mime_free(m);
 	return rc;
 }

@@ -51,8 +51,8 @@ void remote_close(struct remote *r);
  * status), -1 on transport failure. */
 int remote_call(struct remote *r, const char *method, const char *path, json_t *body,
 		const char *idem_key, struct remote_resp *out);
-/* POST /v1/media as multipart/form-data, field "file". */
-int remote_upload(struct remote *r, const char *file, struct remote_resp *out);
+/* POST /v1/media as multipart/form-data, field "file"; idem_key as above. */
+int remote_upload(struct remote *r, const char *file, const char *idem_key, struct remote_resp *out);
 void remote_resp_free(struct remote_resp *resp);
 
 /* Many requests with up to `parallel` in flight (curl multi, one kept-alive
