@@ -7,6 +7,7 @@
 #   make deps       install the Debian packages (as root; skips what is there)
 #   make fuzz       build the libFuzzer targets (clang)
 #   make bench      run the benchmarks in bench/
+#   make man        build/herald.1 (the manual page, from the command table)
 
 CC      ?= cc
 PKGS    := libevent libevent_pthreads jansson sqlite3 libsodium libcurl libsecp256k1 libwebsockets libutf8proc
@@ -22,7 +23,7 @@ HDR     := $(wildcard src/*/*.h)
 
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all run check test unit integration integration-pg deps clean fuzz bench
+.PHONY: all run check test unit integration integration-pg deps clean fuzz bench man
 
 all: build/herald
 
@@ -33,6 +34,12 @@ build/herald: $(SRC) $(HDR) Makefile
 build/asan/herald: $(SRC) $(HDR) Makefile
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(SRC) $(LDLIBS)
+
+# the manual page is generated from the command table in src/cli/main.c
+man: build/herald.1
+
+build/herald.1: build/herald
+	build/herald man > $@
 
 UNIT := $(patsubst tests/unit/%.c,build/asan/%,$(wildcard tests/unit/test_*.c))
 
