@@ -50,6 +50,12 @@ void api_reply(struct call *c, int status, json_t *v)
 		return;
 	}
 	c->replied = 1;
+	if (c->capture) {
+		json_decref(c->cap_body);
+		c->cap_status = status;
+		c->cap_body = v;
+		return;
+	}
 	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(v);
 	size_t len = s ? strlen(s) : 4;

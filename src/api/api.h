@@ -70,6 +70,11 @@ struct call {
 	int deferred;
 	struct idem *idem;        /* Idempotency-Key bookkeeping, or NULL */
 	const char *creation_method; /* posts created by this call (NULL: "API") */
+	/* capture mode (one item of a batch): api_reply keeps the answer in
+	 * cap_status/cap_body (owned) instead of sending it */
+	int capture;
+	int cap_status;
+	json_t *cap_body;
 };
 
 extern const struct route api_routes[];
@@ -140,6 +145,6 @@ void h_posts_validate(void *);
 void h_mcp(void *); /* src/mcp/mcp_http.c */
 void h_native_create(void *); void h_native_list(void *); void h_native_get(void *);
 void h_native_patch(void *); void h_native_cancel(void *); void h_native_retry(void *);
-void h_native_approve(void *); void h_platforms(void *);
+void h_native_approve(void *); void h_platforms(void *); void h_native_batch(void *);
 
 #endif

@@ -18,6 +18,7 @@
 #include "api.h"
 #include "../core/arena.h"
 #include "../core/ids.h"
+#include "../core/log.h"
 #include "../core/timeutil.h"
 #include "../engine/slots.h"
 #include "../preflight/rules.h"
@@ -26,6 +27,7 @@
 #include "../store/store.h"
 
 #include <event2/event.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -659,33 +661,39 @@ static int fail_preflight(struct call *c, json_t *all)
 	return -1;
 }
 
-void h_native_create(void *p)
+/* A create request made ready to write: every check done, nothing stored. */
+struct prepared {
+	char id[ULID_LEN + 1];
+	struct store_post_write *w;
+	size_t nt;
+	int now_flag;
+};
+
+/* Parse, check and preflight one create body; 0, or -1 when it has
+ * answered (the error). */
+static int create_prepare(struct call *c, json_t *body, struct prepared *out)
 {
-	struct call *c = p;
-	json_t *body = api_body_object(c);
-	if (!body)
-		return;
 	const char *sched = NULL;
 	int now_flag = 0, draft = 0, queue = 0;
 	if (api_get_str(c, body, "scheduledAt", "scheduledAt", 0, &sched) ||
 	    api_get_bool(c, body, "publishNow", "publishNow", 0, &now_flag) ||
 	    api_get_bool(c, body, "draft", "draft", 0, &draft) ||
 	    api_get_bool(c, body, "queue", "queue", 0, &queue))
-		return;
+		return -1;
 	if ((sched != NULL) + now_flag + queue > 1) {
 		api_fail(c, HERR_VALIDATION, sched ? "scheduledAt" : "publishNow",
 			 "give one of scheduledAt, publishNow and queue");
-		return;
+		return -1;
 	}
 	if (!sched && !now_flag && !queue && !draft) {
 		api_fail(c, HERR_VALIDATION, "scheduledAt",
 			 "say when: scheduledAt (ISO 8601), publishNow: true, queue: true (the "
 			 "account's next free slot) or draft: true");
-		return;
+		return -1;
 	}
 	if (draft && now_flag) {
 		api_fail(c, HERR_VALIDATION, "publishNow", "a draft cannot be published now");
-		return;
+		return -1;
 	}
 	int64_t now = now_ms(), when = now;
 	if (sched) {
@@ -693,22 +701,22 @@ void h_native_create(void *p)
 			api_fail(c, HERR_VALIDATION, "scheduledAt",
 				 "scheduledAt must be an ISO 8601 date-time with a zone, e.g. "
 				 "2026-12-01T10:00:00Z");
-			return;
+			return -1;
 		}
 		if (!draft && when < now - PAST_GRACE_MS) {
 			api_fail(c, HERR_VALIDATION, "scheduledAt",
 				 "scheduledAt %s is in the past; use publishNow: true to publish now",
 				 sched);
-			return;
+			return -1;
 		}
 	}
 	struct native_req q;
 	if (parse_req(c, body, 1, &q))
-		return;
+		return -1;
 	const char **tags;
 	size_t ntags;
 	if (parse_tags(c, body, &tags, &ntags))
-		return;
+		return -1;
 	/* preflight every target before anything is stored (drafts too: a
 	 * draft that cannot be published is better known now) */
 	json_t *all = json_array();
@@ -716,16 +724,17 @@ void h_native_create(void *p)
 		if (preflight_target(c, &q.t[ti], ti, all, NULL)) {
 			json_decref(all);
 			api_fail(c, HERR_INTERNAL, NULL, "preflight could not run");
-			return;
+			return -1;
 		}
 	int bad = fail_preflight(c, all);
 	json_decref(all);
 	if (bad)
-		return;
+		return -1;
 
-	char id[ULID_LEN + 1];
-	ulid_new(id);
-	struct store_post_write *w = arena_alloc(c->a, q.nt * sizeof(*w));
+	ulid_new(out->id);
+	out->nt = q.nt;
+	out->now_flag = now_flag;
+	out->w = arena_alloc(c->a, q.nt * sizeof(*out->w));
 	int64_t after = now;
 	for (size_t ti = 0; ti < q.nt; ti++) {
 		struct target *g = &q.t[ti];
@@ -735,11 +744,11 @@ void h_native_create(void *p)
 			if (rc == 1) {
 				api_fail(c, HERR_INVALID_STATE, arena_printf(c->a, "targets[%zu]", ti),
 					 "account %s has no free posting slot within a year", g->ch->id);
-				return;
+				return -1;
 			}
 			if (rc) {
 				api_fail_storage(c);
-				return;
+				return -1;
 			}
 			after = at; /* the next target takes a later slot */
 		}
@@ -755,7 +764,7 @@ void h_native_create(void *p)
 				NULL, g->thread[k].text ? g->thread[k].text : "", g->thread[k].media_json, 0};
 		char group[ULID_LEN + 1];
 		ulid_new(group);
-		w[ti] = (struct store_post_write){
+		out->w[ti] = (struct store_post_write){
 			.org_id = c->org_id,
 			.channel_id = g->ch->id,
 			.group = arena_strdup(c->a, group),
@@ -767,28 +776,282 @@ void h_native_create(void *p)
 			.ntags = ntags,
 			.items = items,
 			.nitems = ni,
-			.batch = id,
+			.batch = out->id,
 		};
 		free(ss);
 	}
-	char **roots = arena_alloc(c->a, q.nt * sizeof(char *));
+	return 0;
+}
+
+/* Write prepared posts (one transaction for all); answers on failure. */
+static int write_prepared(struct call *c, struct prepared *p, size_t n)
+{
+	size_t total = 0, k = 0;
+	for (size_t i = 0; i < n; i++)
+		total += p[i].nt;
+	if (!total)
+		return 0;
+	struct store_post_write *w = arena_alloc(c->a, total * sizeof(*w));
+	for (size_t i = 0; i < n; i++)
+		for (size_t t = 0; t < p[i].nt; t++)
+			w[k++] = p[i].w[t];
+	char **roots = arena_alloc(c->a, total * sizeof(char *));
 	char *msg = NULL;
 	size_t failed = 0;
-	int rc = store_post_write_many(c->st, c->a, w, q.nt, roots, &msg, &failed);
+	int rc = store_post_write_many(c->st, c->a, w, total, roots, &msg, &failed);
 	if (rc == STORE_NOTFOUND || rc == STORE_CONFLICT) {
-		api_fail(c, HERR_INVALID_STATE, arena_printf(c->a, "targets[%zu]", failed), "%s",
-			 msg ? msg : "conflict");
-		return;
+		api_fail(c, HERR_INVALID_STATE, NULL, "%s", msg ? msg : "conflict");
+		return -1;
 	}
 	if (rc) {
 		api_fail_storage(c);
-		return;
+		return -1;
 	}
-	const char *pid = arena_strdup(c->a, id);
-	if (now_flag)
+	return 0;
+}
+
+void h_native_create(void *p)
+{
+	struct call *c = p;
+	json_t *body = api_body_object(c);
+	if (!body)
+		return;
+	struct prepared pr;
+	if (create_prepare(c, body, &pr) || write_prepared(c, &pr, 1))
+		return;
+	const char *pid = arena_strdup(c->a, pr.id);
+	if (pr.now_flag)
 		wait_then_reply(c, pid);
 	else
 		reply_post(c, pid, 202);
+}
+
+#define MAX_BATCH 100
+
+/* The error object of a batch item (the envelope's "error"). */
+static json_t *item_err(struct call *c, enum herr e, const char *field, const char *msg)
+{
+	json_t *env = api_envelope(c->app, c->r->request_id, e, field, msg);
+	json_t *err = json_incref(json_object_get(env, "error"));
+	json_decref(env);
+	return err;
+}
+#define BATCH_ROUTE "POST /v1/posts (batch item)"
+
+/* POST /v1/posts/batch {"posts": [create body + idempotencyKey?, ...],
+ * "dryRun"?}: (a dry run answers each item {status, valid, error?} and
+ * stores nothing)
+ * each item is checked on its own and answered on its own (results[i] is
+ * {status, post} or {status, error}); the items that pass are written in
+ * ONE transaction, their idempotency keys claimed and recorded in one
+ * each.  What makes bulk imports fast: three commits per 100 posts
+ * instead of three per post. */
+void h_native_batch(void *p)
+{
+	struct call *c = p;
+	json_t *body = api_body_object(c);
+	if (!body)
+		return;
+	json_t *posts = json_object_get(body, "posts");
+	if (!json_is_array(posts) || !json_array_size(posts) || json_array_size(posts) > MAX_BATCH) {
+		api_fail(c, HERR_VALIDATION, "posts", "posts must be an array of 1 to %d post bodies",
+			 MAX_BATCH);
+		return;
+	}
+	int dry = 0;
+	if (api_get_bool(c, body, "dryRun", "dryRun", 0, &dry))
+		return;
+	size_t n = json_array_size(posts);
+	struct prepared *pr = arena_alloc(c->a, n * sizeof(*pr));
+	json_t **res = arena_alloc(c->a, n * sizeof(json_t *));
+	int *st = arena_alloc(c->a, n * sizeof(int));
+	int *ok = arena_alloc(c->a, n * sizeof(int));
+	const char **keys = arena_alloc(c->a, n * sizeof(char *));
+	const char **hashes = arena_alloc(c->a, n * sizeof(char *));
+	size_t *kidx = arena_alloc(c->a, n * sizeof(size_t));
+	size_t nk = 0;
+	/* 1: item keys: malformed ones answer that item */
+	for (size_t i = 0; i < n; i++) {
+		json_t *it = json_array_get(posts, i);
+		res[i] = NULL;
+		ok[i] = 0;
+		if (!json_is_object(it)) {
+			st[i] = 400;
+			res[i] = item_err(c, HERR_VALIDATION, arena_printf(c->a, "posts[%zu]", i),
+					  "each post must be an object (a POST /v1/posts body)");
+			continue;
+		}
+		json_t *k = json_object_get(it, "idempotencyKey");
+		if (!k || dry)
+			continue;
+		const char *ks = json_string_value(k);
+		size_t kl = ks ? strlen(ks) : 0;
+		int good = kl > 0 && kl <= 255;
+		for (size_t j = 0; good && j < kl; j++)
+			good = (unsigned char)ks[j] > 0x20 && (unsigned char)ks[j] < 0x7f;
+		if (!good) {
+			st[i] = 400;
+			res[i] = item_err(c, HERR_VALIDATION,
+					  arena_printf(c->a, "posts[%zu].idempotencyKey", i),
+					  "idempotencyKey must be 1 to 255 printable ASCII characters");
+			continue;
+		}
+		for (size_t j = 0; j < nk && good; j++)
+			good = strcmp(keys[j], ks) != 0;
+		if (!good) {
+			st[i] = 400;
+			res[i] = item_err(c, HERR_VALIDATION,
+					  arena_printf(c->a, "posts[%zu].idempotencyKey", i),
+					  "the same idempotencyKey appears twice in this batch");
+			continue;
+		}
+		json_t *cp = json_deep_copy(it);
+		json_object_del(cp, "idempotencyKey");
+		char *canon = json_dumps(cp, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(cp);
+		unsigned char h[32];
+		crypto_hash_sha256(h, (const unsigned char *)(canon ? canon : ""), canon ? strlen(canon) : 0);
+		free(canon);
+		char *hex = arena_alloc(c->a, 65);
+		sodium_bin2hex(hex, 65, h, sizeof(h));
+		keys[nk] = ks;
+		hashes[nk] = hex;
+		kidx[nk++] = i;
+	}
+	/* 2: claim every key at once; replays and conflicts answer their item */
+	enum store_idem *claim = arena_alloc(c->a, (nk + 1) * sizeof(*claim));
+	int *cstatus = arena_alloc(c->a, (nk + 1) * sizeof(int));
+	char **cbody = arena_alloc(c->a, (nk + 1) * sizeof(char *));
+	if (nk && store_idem_claim_many(c->st, c->a, c->org_id, BATCH_ROUTE, keys, hashes, nk,
+					now_ms(), 24LL * 3600 * 1000, 5LL * 60 * 1000, claim,
+					cstatus, cbody)) {
+		api_fail_storage(c);
+		return;
+	}
+	for (size_t j = 0; j < nk; j++) {
+		size_t i = kidx[j];
+		if (claim[j] == IDEM_REPLAY) {
+			st[i] = cstatus[j];
+			json_t *old = json_loads(cbody[j] ? cbody[j] : "null", 0, NULL);
+			res[i] = old ? old : json_null();
+			ok[i] = -1; /* answered by the replay */
+		} else if (claim[j] == IDEM_CONFLICT || claim[j] == IDEM_IN_PROGRESS) {
+			int conflict = claim[j] == IDEM_CONFLICT;
+			st[i] = 409;
+			res[i] = item_err(c, conflict ? HERR_IDEMPOTENCY_CONFLICT
+							   : HERR_IDEMPOTENCY_IN_PROGRESS,
+					  arena_printf(c->a, "posts[%zu].idempotencyKey", i),
+					  conflict ? "this idempotencyKey was used with another post body"
+						   : "a request with this idempotencyKey is still running");
+			kidx[j] = (size_t)-1; /* not ours to record */
+		}
+	}
+	/* 3: check every remaining item; its answer is captured, not sent */
+	c->capture = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (res[i])
+			continue;
+		c->replied = 0;
+		c->cap_body = NULL;
+		if (create_prepare(c, json_array_get(posts, i), &pr[i]) == 0) {
+			ok[i] = 1;
+			continue;
+		}
+		st[i] = c->cap_status;
+		json_t *err = json_object_get(c->cap_body, "error");
+		json_t *e = err ? json_deep_copy(err) : json_object();
+		const char *f = json_string_value(json_object_get(e, "field"));
+		json_object_set_new(e, "field", json_string(arena_printf(c->a, "posts[%zu]%s%s", i,
+									 f ? "." : "", f ? f : "")));
+		res[i] = e;
+		json_decref(c->cap_body);
+		c->cap_body = NULL;
+	}
+	c->capture = 0;
+	c->replied = 0;
+	if (dry) {
+		/* a dry run: every check of create, nothing written or claimed */
+		json_t *out = json_array();
+		size_t valid = 0;
+		for (size_t i = 0; i < n; i++) {
+			json_t *r = json_pack("{s:i,s:i,s:b}", "index", (int)i, "status",
+					      ok[i] == 1 ? 200 : st[i], "valid", ok[i] == 1);
+			if (ok[i] == 1)
+				valid++;
+			else
+				json_object_set_new(r, "error", res[i]);
+			json_array_append_new(out, r);
+		}
+		api_reply(c, 200, json_pack("{s:b,s:i,s:i,s:o}", "dryRun", 1, "valid", (int)valid,
+					    "failed", (int)(n - valid), "results", out));
+		return;
+	}
+	/* 4: one transaction for every good item */
+	size_t ngood = 0;
+	struct prepared *good = arena_alloc(c->a, n * sizeof(*good));
+	for (size_t i = 0; i < n; i++)
+		if (ok[i] == 1)
+			good[ngood++] = pr[i];
+	if (write_prepared(c, good, ngood)) {
+		/* nothing was written: let the claimed keys go */
+		for (size_t j = 0; j < nk; j++)
+			if (kidx[j] != (size_t)-1 && ok[kidx[j]] != -1)
+				store_idem_drop(c->st, c->org_id, BATCH_ROUTE, keys[j]);
+		for (size_t i = 0; i < n; i++)
+			json_decref(res[i]);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ok[i] != 1)
+			continue;
+		struct store_post *rows;
+		size_t nr;
+		if (store_native_rows(c->st, c->a, c->org_id, pr[i].id, &rows, &nr)) {
+			st[i] = 500;
+			res[i] = item_err(c, HERR_INTERNAL, arena_printf(c->a, "posts[%zu]", i),
+					  "stored, but could not be read back; GET /v1/posts lists it");
+			continue;
+		}
+		st[i] = 202;
+		res[i] = post_json(c, pr[i].id, rows, nr, 0);
+	}
+	/* 5: record every claimed key's answer in one transaction */
+	const char **rk = arena_alloc(c->a, (nk + 1) * sizeof(char *));
+	const char **rb = arena_alloc(c->a, (nk + 1) * sizeof(char *));
+	int *rs = arena_alloc(c->a, (nk + 1) * sizeof(int));
+	size_t nr = 0;
+	for (size_t j = 0; j < nk; j++) {
+		if (kidx[j] == (size_t)-1 || ok[kidx[j]] == -1)
+			continue;
+		size_t i = kidx[j];
+		char *sj = json_dumps(res[i], JSON_COMPACT | JSON_ENCODE_ANY);
+		rk[nr] = keys[j];
+		rb[nr] = arena_strdup(c->a, sj ? sj : "null");
+		rs[nr++] = st[i];
+		free(sj);
+	}
+	if (nr && store_idem_finish_many(c->st, c->org_id, BATCH_ROUTE, rk, rs, rb, nr))
+		log_msg(LOG_ERROR, "batch", "could not record the answers of %zu idempotency keys", nr);
+	json_t *out = json_array();
+	size_t created = 0, failed = 0, replayed = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *r = json_pack("{s:i,s:i}", "index", (int)i, "status", st[i]);
+		if (ok[i] == -1)
+			json_object_set_new(r, "replayed", json_true());
+		if (st[i] >= 200 && st[i] < 300) {
+			json_object_set_new(r, "post", res[i]);
+			if (ok[i] == -1)
+				replayed++;
+			else
+				created++;
+		} else {
+			json_object_set_new(r, "error", res[i]);
+			failed++;
+		}
+		json_array_append_new(out, r);
+	}
+	api_reply(c, 200, json_pack("{s:i,s:i,s:i,s:o}", "created", (int)created, "replayed",
+				    (int)replayed, "failed", (int)failed, "results", out));
 }
 
 static const char *post_id_param(struct call *c)

@@ -38,6 +38,7 @@ const struct route api_routes[] = {
 	{HM_GET, "/v1/preflight/rules", h_preflight_rules, 0, "preflightRules", "every preflight rule: id, platform, limit, unit, message, remediation"},
 	{HM_GET, "/v1/errors", h_errors, 0, "errors", "every error code with its HTTP status"},
 	{HM_POST, "/v1/posts/validate", h_posts_validate, N, "validatePost", "dry run: every preflight violation of every target (accountId or platform)"},
+	{HM_POST, "/v1/posts/batch", h_native_batch, N, "createPosts", "create up to 100 posts in one request: each answered on its own, with its own idempotencyKey"},
 	{HM_POST, "/v1/posts", h_native_create, N, "createPost", "create a post for many targets: scheduledAt, publishNow, queue or draft"},
 	{HM_GET, "/v1/posts", h_native_list, N, "listPosts", "list posts, newest first (cursor, status, accountId, platform, tag, from, to)"},
 	{HM_POST, "/v1/posts/{id}/retry", h_native_retry, N, "retryPost", "publish the failed or unconfirmed targets of a post again"},

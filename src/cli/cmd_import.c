@@ -1,6 +1,8 @@
 /*
  * import: `herald import FILE.csv` bulk-schedules a content calendar on a
- * herald server (POST /v1/posts per row, up to --parallel in flight).
+ * herald server (POST /v1/posts/batch, 100 rows per request, up to
+ * --parallel requests in flight; the dry run asks POST /v1/posts/validate
+ * per row).
  *
  * Phases: (1) stream the CSV (src/core/csv.c) and check every row locally:
  * date (time zone --tz, offsets honoured, not in the past), channel(s)
@@ -10,8 +12,8 @@
  * POST /v1/posts/validate, reporting every violation with its line; or the
  * real run: each distinct media file uploaded once, then every row posted.
  *
- * Idempotency: row i's request carries "Idempotency-Key: herald-import-
- * <BLAKE2b of the row's fields>-<k>" where k counts earlier identical rows,
+ * Idempotency: row i carries the idempotencyKey "herald-import-<BLAKE2b of
+ * the row's fields>-<k>" (per batch item) where k counts earlier identical rows,
  * so a re-run of the same (or an edited) file within the server's 24 h
  * window replays instead of scheduling twice, and inserting a row does not
  * shift the keys of the others.  Uploads carry a key from the file's
@@ -490,19 +492,40 @@ static void progress(struct imp *im, int final)
 
 /* ---- sending ----------------------------------------------------------- */
 
+/* Rows per POST /v1/posts/batch request: each row keeps its own
+ * idempotencyKey, and the server writes a whole batch in one transaction. */
+#define IMPORT_BATCH 100
+
 struct pass {
 	struct imp *im;
 	size_t *idx;   /* rows to send */
+	size_t n;      /* how many */
+	size_t batch;  /* rows per request (1: one request per row) */
 };
 
 static int make_job(void *ud, size_t i, struct remote_job *job)
 {
 	struct pass *ps = ud;
+	job->method = "POST";
+	if (ps->batch > 1) {
+		json_t *arr = json_array();
+		for (size_t k = i * ps->batch; k < ps->n && k < (i + 1) * ps->batch; k++) {
+			struct irow *r = &ps->im->rows[ps->idx[k]];
+			json_t *b = row_body(ps->im, r);
+			if (!ps->im->dry_run)
+				json_object_set_new(b, "idempotencyKey", json_string(r->key));
+			json_array_append_new(arr, b);
+		}
+		json_t *b = json_pack("{s:o,s:b}", "posts", arr, "dryRun", ps->im->dry_run);
+		job->body = json_dumps(b, JSON_COMPACT);
+		json_decref(b);
+		job->path = "/v1/posts/batch";
+		return job->body ? 0 : -1;
+	}
 	struct irow *r = &ps->im->rows[ps->idx[i]];
 	json_t *b = row_body(ps->im, r);
 	job->body = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
-	job->method = "POST";
 	if (ps->im->dry_run) {
 		job->path = "/v1/posts/validate";
 	} else {
@@ -512,13 +535,50 @@ static int make_job(void *ud, size_t i, struct remote_job *job)
 	return job->body ? 0 : -1;
 }
 
+static void row_done(struct imp *im, struct irow *r, struct remote_resp *resp);
+
 static void job_done(void *ud, size_t i, struct remote_resp *resp)
 {
 	struct pass *ps = ud;
 	struct imp *im = ps->im;
-	struct irow *r = &im->rows[ps->idx[i]];
-	im->done++;
+	if (ps->batch <= 1) {
+		im->done++;
+		progress(im, 0);
+		row_done(im, &im->rows[ps->idx[i]], resp);
+		return;
+	}
+	size_t first = i * ps->batch, last = first + ps->batch;
+	if (last > ps->n)
+		last = ps->n;
+	json_t *results = resp->status == 200 ? json_object_get(resp->body, "results") : NULL;
+	for (size_t k = first; k < last; k++) {
+		struct irow *r = &im->rows[ps->idx[k]];
+		json_t *res = json_array_get(results, k - first);
+		if (!res) {
+			/* the whole request failed: every row of it says why */
+			row_done(im, r, resp);
+			continue;
+		}
+		struct remote_resp one = {0};
+		one.body = res;
+		one.status = (long)json_integer_value(json_object_get(res, "status"));
+		one.replayed = json_is_true(json_object_get(res, "replayed"));
+		json_t *err = json_object_get(res, "error");
+		if (err) {
+			one.err_code = json_string_value(json_object_get(err, "code"));
+			one.err_message = json_string_value(json_object_get(err, "message"));
+			one.err_field = json_string_value(json_object_get(err, "field"));
+			one.err_rule = json_string_value(json_object_get(err, "rule"));
+			one.err_violations = json_object_get(err, "violations");
+		}
+		row_done(im, r, &one);
+	}
+	im->done += last - first;
 	progress(im, 0);
+}
+
+static void row_done(struct imp *im, struct irow *r, struct remote_resp *resp)
+{
 	if (im->dry_run && resp->status == 200) {
 		if (json_is_true(json_object_get(resp->body, "valid"))) {
 			r->outcome = 1;
@@ -795,10 +855,11 @@ int cmd_import(int argc, char **argv, struct config *cfg)
 	for (size_t i = 0; i < im.nrows; i++)
 		if (!im.rows[i].errs.len)
 			idx[nidx++] = i;
-	struct pass ps = {&im, idx};
+	struct pass ps = {&im, idx, nidx, IMPORT_BATCH};
 	im.t0 = now_ms();
 	im.total = nidx;
-	if (remote_run_many(&im.r, nidx, im.parallel, make_job, job_done, &ps)) {
+	size_t njobs = (nidx + ps.batch - 1) / ps.batch;
+	if (remote_run_many(&im.r, njobs, im.parallel, make_job, job_done, &ps)) {
 		fprintf(stderr, "herald import: could not build a request\n");
 		rc = CLI_FAIL;
 	}

@@ -253,6 +253,15 @@ int store_idem_claim(struct store *st, struct arena *a, const char *org_id, cons
  * retried: a server error or a refusal that changes nothing). */
 int store_idem_finish(struct store *st, const char *org_id, const char *route, const char *key,
 		      int status, const char *body);
+/* Many claims (or answers) in one transaction: a batch of posts, each with
+ * its own key.  out/status/body are arrays of n. */
+int store_idem_claim_many(struct store *st, struct arena *a, const char *org_id,
+			  const char *route, const char *const *keys, const char *const *hashes,
+			  size_t n, int64_t now, int64_t ttl_ms, int64_t stale_ms,
+			  enum store_idem *out, int *status, char **body);
+int store_idem_finish_many(struct store *st, const char *org_id, const char *route,
+			   const char *const *keys, const int *status, const char *const *bodies,
+			   size_t n);
 int store_idem_drop(struct store *st, const char *org_id, const char *route, const char *key);
 int store_idem_expire(struct store *st, int64_t before, int *out_n);
 

@@ -11,15 +11,14 @@
 
 #include <string.h>
 
-int store_idem_claim(struct store *st, struct arena *a, const char *org_id, const char *route,
+/* One claim inside the caller's transaction. */
+static int claim_one(struct store *st, struct arena *a, const char *org_id, const char *route,
 		     const char *key, const char *hash, int64_t now, int64_t ttl_ms,
 		     int64_t stale_ms, enum store_idem *out, int *status, char **body)
 {
 	int n = 0;
 	*status = 0;
 	*body = NULL;
-	if (begin(st))
-		return -1;
 	struct db_stmt *s = prep(st, "INSERT INTO idempotency(org_id, route, key, body_hash, state,"
 				     " created_at) VALUES ($1, $2, $3, $4, 'running', $5)"
 				     " ON CONFLICT (org_id, route, key) DO NOTHING");
@@ -34,7 +33,7 @@ int store_idem_claim(struct store *st, struct arena *a, const char *org_id, cons
 		goto fail;
 	if (n == 1) {
 		*out = IDEM_NEW;
-		return commit(st) ? -1 : 0;
+		return 0;
 	}
 	s = prep(st, DRV(st)->dialect == DB_PG
 		? "SELECT body_hash, state, status, body, created_at FROM idempotency"
@@ -79,10 +78,59 @@ int store_idem_claim(struct store *st, struct arena *a, const char *org_id, cons
 		*status = old_status;
 		*body = old_body;
 	}
-	return commit(st) ? -1 : 0;
+	return 0;
 fail:
-	rollback(st);
 	return -1;
+}
+
+int store_idem_claim(struct store *st, struct arena *a, const char *org_id, const char *route,
+		     const char *key, const char *hash, int64_t now, int64_t ttl_ms,
+		     int64_t stale_ms, enum store_idem *out, int *status, char **body)
+{
+	return store_idem_claim_many(st, a, org_id, route, &key, &hash, 1, now, ttl_ms, stale_ms,
+				     out, status, body);
+}
+
+int store_idem_claim_many(struct store *st, struct arena *a, const char *org_id,
+			  const char *route, const char *const *keys, const char *const *hashes,
+			  size_t n, int64_t now, int64_t ttl_ms, int64_t stale_ms,
+			  enum store_idem *out, int *status, char **body)
+{
+	if (begin(st))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (claim_one(st, a, org_id, route, keys[i], hashes[i], now, ttl_ms, stale_ms, &out[i],
+			      &status[i], &body[i])) {
+			rollback(st);
+			return -1;
+		}
+	if (commit(st)) {
+		rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+int store_idem_finish_many(struct store *st, const char *org_id, const char *route,
+			   const char *const *keys, const int *status, const char *const *bodies,
+			   size_t n)
+{
+	if (begin(st))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int rc = status[i] >= 500 || status[i] == 429
+			? store_idem_drop(st, org_id, route, keys[i])
+			: store_idem_finish(st, org_id, route, keys[i], status[i], bodies[i]);
+		if (rc) {
+			rollback(st);
+			return -1;
+		}
+	}
+	if (commit(st)) {
+		rollback(st);
+		return -1;
+	}
+	return 0;
 }
 
 int store_idem_finish(struct store *st, const char *org_id, const char *route, const char *key,

@@ -299,8 +299,10 @@ class ImportTest(HeraldTestCase):
 
 
 class ImportRateLimitTest(HeraldTestCase):
-    """A per-key limit below the row count: 429 answers are waited out
-    (Retry-After) and sent again, every row still checked exactly once."""
+    """A per-key limit below the request count (700 rows are 7 batches of
+    100 plus the accounts lookup, over a limit of 6 a minute): 429 answers
+    are waited out (Retry-After) and sent again, every row still checked
+    exactly once."""
 
     server_env = {"HERALD_RATE_LIMIT": "6"}
 
@@ -315,11 +317,11 @@ class ImportRateLimitTest(HeraldTestCase):
         day = future(days=3).strftime("%Y-%m-%d")
         with open(path, "w") as f:
             f.write("date,channel,content\n")
-            for i in range(8):
-                f.write("%s 10:%02d,hook,row %d\n" % (day, i, i))
+            for i in range(700):
+                f.write("%s %02d:%02d,hook,row %d\n" % (day, 8 + i // 60, i % 60, i))
         rc, out, err = run_cli("import", path, "--dry-run", "--json", timeout=150,
                                env={"HERALD_URL": self.srv.url, "HERALD_API_KEY": key})
         self.assertEqual(rc, 0, (out, err))
         d = json.loads(out)
-        self.assertEqual((d["rows"], d["valid"], d["failed"]), (8, 8, 0))
+        self.assertEqual((d["rows"], d["valid"], d["failed"]), (700, 700, 0))
         self.assertGreater(d["ms"], 500)  # it had to wait for the next window

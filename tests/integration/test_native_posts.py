@@ -338,6 +338,66 @@ class NativePostsTest(HeraldTestCase):
             self.assertEqual([r[0] for r in results], [202] * 8, [r[2] for r in results])
             self.assertEqual(len(self.list_all(key, "&tag=" + tag, limit=100)), 8)
 
+    # ---- batch ----
+
+    def test_batch_items_answered_each(self):
+        key, chans = self.org(1)
+        ch = chans[0][0]
+        posts = [{"text": "b%d" % i, "scheduledAt": at(days=1 + i),
+                  "targets": [{"accountId": ch}], "idempotencyKey": unique("row")}
+                 for i in range(5)]
+        posts[2]["scheduledAt"] = "yesterday"                      # validation
+        posts[3]["targets"] = [{"accountId": "nope"}]               # not found
+        st, h, b = self.srv.request("POST", "/v1/posts/batch", key=key, body={"posts": posts})
+        self.assertEqual(st, 200, b)
+        self.assertEqual((b["created"], b["failed"], b["replayed"]), (3, 2, 0))
+        self.assertEqual([r["status"] for r in b["results"]], [202, 202, 400, 404, 202])
+        self.assertEqual(b["results"][2]["error"]["field"], "posts[2].scheduledAt")
+        self.assertEqual(b["results"][3]["error"]["field"], "posts[3].targets[0].accountId")
+        self.assertEqual(b["results"][3]["error"]["code"], "not_found")
+        ids = [r["post"]["id"] for r in b["results"] if "post" in r]
+        self.assertEqual(sorted(p["id"] for p in self.list_all(key, limit=100)), sorted(ids))
+        self.assertEqual(b["results"][4]["post"]["targets"][0]["text"], "b4")
+        # the same batch again: every keyed item answered as the first time
+        st, h, b2 = self.srv.request("POST", "/v1/posts/batch", key=key, body={"posts": posts})
+        self.assertEqual(st, 200, b2)
+        self.assertEqual((b2["created"], b2["replayed"]), (0, 3))
+        self.assertEqual([r["status"] for r in b2["results"]], [202, 202, 400, 404, 202])
+        self.assertEqual([r.get("post", {}).get("id") for r in b2["results"]],
+                         [r.get("post", {}).get("id") for r in b["results"]])
+        self.assertEqual(len(self.list_all(key, limit=100)), 3)
+        # a key reused with another body conflicts, only for that item
+        posts[0]["text"] = "changed"
+        st, h, b3 = self.srv.request("POST", "/v1/posts/batch", key=key, body={"posts": posts[:2]})
+        self.assertEqual([r["status"] for r in b3["results"]], [409, 202])
+        self.assertEqual(b3["results"][0]["error"]["code"], "idempotency_conflict")
+        self.assertEqual(len(self.list_all(key, limit=100)), 3)
+
+    def test_batch_preflight_and_shape_errors(self):
+        key, chans = self.org(1)
+        st, h, b = self.srv.request("POST", "/v1/accounts", key=key, body={
+            "provider": "bluesky", "name": "bs",
+            "credentials": {"identifier": "me.bsky.social", "password": "abcd-efgh-ijkl-mnop"}})
+        bs = b["id"]
+        posts = [{"text": "x" * 301, "scheduledAt": at(), "targets": [{"accountId": bs}]},
+                 "not an object",
+                 {"text": "fine", "scheduledAt": at(), "targets": [{"accountId": bs}],
+                  "idempotencyKey": "has space"},
+                 {"text": "ok", "scheduledAt": at(), "targets": [{"accountId": bs}]}]
+        st, h, b = self.srv.request("POST", "/v1/posts/batch", key=key, body={"posts": posts})
+        self.assertEqual(st, 200, b)
+        r = b["results"]
+        self.assertEqual([x["status"] for x in r], [400, 400, 400, 202])
+        self.assertEqual(r[0]["error"]["code"], "preflight_failed")
+        self.assertEqual(r[0]["error"]["rule"], "bluesky.text.max_graphemes")
+        self.assertEqual(r[1]["error"]["field"], "posts[1]")
+        self.assertEqual(r[2]["error"]["field"], "posts[2].idempotencyKey")
+        for body, field in (({"posts": []}, "posts"), ({"posts": [{}] * 101}, "posts"),
+                            ({}, "posts")):
+            st, h, e = self.srv.request("POST", "/v1/posts/batch", key=key, body=body)
+            self.assertEnvelope(st, h, e, 400, "validation_failed", field=field, postiz=False)
+        self.assertEqual(len(self.list_all(key, limit=100)), 1)
+
     # ---- tenancy and idempotency ----
 
     def test_other_org_sees_nothing(self):
