@@ -106,5 +106,11 @@ void h_accounts_create(void *); void h_accounts_list(void *); void h_account_get
 void h_account_delete(void *);
 void h_feed_atom(void *); void h_feed_rss(void *); void h_openapi(void *);
 void h_posts_validate(void *);
+void h_post_unpublish(void *);
+/* unpublish.c: ?platform=true on a Postiz DELETE, and the shared request
+ * (mode UNPUB_KEEP or UNPUB_REMOVE): 0 answered, -1 error answered, 1
+ * nothing of the post is on the platform (nothing answered) */
+int api_unpublish_requested(struct call *c);
+int api_unpublish(struct call *c, const char *id, int mode);
 
 #endif

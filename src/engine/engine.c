@@ -23,39 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_int.h"
+
 #define TICK_MS 200
 #define CLAIM_BATCH 64
-#define MAX_INFLIGHT 128
 #define HOUSEKEEP_MS 5000
 #define RESPONSE_KEEP 65536
-#define PACE_SLOTS 4096
-
-struct pace {
-	char channel[32];
-	int64_t next;
-};
-
-struct engine {
-	const struct config *cfg;
-	char owner[40];
-	atomic_int stopping;
-	atomic_int inflight;
-	int recovered_once;
-	pthread_mutex_t mu;
-	struct pace pace[PACE_SLOTS];
-};
-
-struct engine_loop {
-	struct engine *e;
-	int index;
-	struct event_base *base;
-	struct store *st;
-	struct hclient *http;
-	struct event *tick;
-	int inflight;
-	int64_t last_housekeep; /* engine_startup ran the first one */
-	int saturated; /* the last claim was cut by the batch or in-flight cap */
-};
 
 struct job {
 	struct engine_loop *l;
@@ -164,7 +137,7 @@ static void finish(struct job *jb, const char *state, const char *error, int64_t
 	job_free(jb);
 }
 
-static int64_t backoff_ms(const struct config *cfg, int attempts, int64_t retry_after)
+int64_t engine_backoff_ms(const struct config *cfg, int attempts, int64_t retry_after)
 {
 	int64_t d = cfg->retry_base_ms;
 	for (int i = 0; i < attempts && d < 3600000; i++)
@@ -186,7 +159,7 @@ static void retry_later(struct job *jb, const char *why, int64_t retry_after)
 		return;
 	}
 	finish(jb, PS_QUEUED, arena_printf(jb->a, "attempt %d failed, will retry: %s", attempts, why),
-	       now_ms() + backoff_ms(jb->l->e->cfg, jb->j.attempts, retry_after), 1);
+	       now_ms() + engine_backoff_ms(jb->l->e->cfg, jb->j.attempts, retry_after), 1);
 }
 
 static void attempt_end(struct job *jb, const char *outcome, const struct hresp *r,
@@ -577,6 +550,10 @@ static void housekeep_store(struct engine *e, struct store *st, int64_t now)
 					safe ? PS_QUEUED : PS_UNCONFIRMED);
 		}
 	}
+	/* unpublish jobs of a dead SQLite process: claimable at once (deleting
+	 * is idempotent, so they simply run again) */
+	if (not_ours && store_unpublish_release(st, e->owner))
+		log_msg(LOG_ERROR, "engine", "cannot release old unpublish leases");
 	e->recovered_once = 1;
 	int swept = 0;
 	if (store_engine_sweep_overdue(st, now, e->cfg->overdue_horizon * 1000, &swept) == 0 &&
@@ -615,6 +592,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 				l->saturated = 1; /* more may be due */
 		}
 		arena_free(a);
+		/* deletions from platforms share the loop's in-flight budget */
+		room = MAX_INFLIGHT - l->inflight;
+		if (room > 0)
+			unpublish_tick(l, now, room > 8 ? 8 : room);
 	}
 	evtimer_add(l->tick, &tv);
 }

@@ -1118,6 +1118,7 @@ enum op {
 	OP_THUMB_UP,
 	OP_CREATE,
 	OP_READBACK,
+	OP_DELETE,
 };
 
 enum card { CARD_OFF, CARD_PAGE, CARD_THUMB, CARD_UPLOAD, CARD_READY };
@@ -1150,6 +1151,7 @@ struct bs {
 	const char *rkey, *uri;
 	enum op op, resume;
 	int refreshed, sessioned;
+	const char *del_repo, *del_coll, *del_rkey; /* unpublish: the record */
 	long create_status;
 	const char *create_error;
 	int64_t create_retry;
@@ -1427,6 +1429,11 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 					 "app.bsky.feed.post", "rkey", s->rkey, "record", build_record(c, s));
 		return send_json(c, xrpc(c, s, "com.atproto.repo.createRecord"), body, 1);
 	}
+	case OP_DELETE:
+		return send_json(c, xrpc(c, s, "com.atproto.repo.deleteRecord"),
+				 json_pack("{s:s,s:s,s:s}", "repo", s->del_repo, "collection",
+					   s->del_coll, "rkey", s->del_rkey),
+				 1);
 	case OP_NONE:
 	default:
 		break;
@@ -1442,6 +1449,8 @@ static enum pub_status advance(struct pub_ctx *c, struct bs *s)
 		s->resume = OP_NONE;
 		return start(c, s, OP_SESSION);
 	}
+	if (s->del_rkey)
+		return start(c, s, OP_DELETE);
 	for (; s->fi < s->nf; s->fi++)
 		if (s->f[s->fi].kind == F_MENTION && !s->f[s->fi].resolved)
 			return start(c, s, OP_RESOLVE);
@@ -1941,6 +1950,14 @@ static enum pub_status bsky_publish(struct pub_ctx *c, const struct hresp *r)
 		return on_create(c, s, r);
 	case OP_READBACK:
 		return on_readback(c, s, r);
+	case OP_DELETE:
+		if (auth_problem(c, r))
+			return reauth(c, s, r);
+		/* deleteRecord is "delete or ensure it does not exist": 200 also
+		 * when an earlier attempt removed it */
+		if (ok)
+			return PUB_OK;
+		return fail(c, r, "deleteRecord");
 	case OP_NONE:
 	default:
 		break;
@@ -1949,10 +1966,37 @@ static enum pub_status bsky_publish(struct pub_ctx *c, const struct hresp *r)
 	return PUB_FAILED;
 }
 
+/* Unpublish: com.atproto.repo.deleteRecord of the item's at:// URI (its
+ * repo, collection and record key), with the cached session like publish
+ * (createSession / refreshSession when it is missing or refused). */
+static enum pub_status bsky_unpublish(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r)
+		return bsky_publish(c, r);
+	struct bs *s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	const char *svc = c->base_url && *c->base_url ? c->base_url : cred_str(c, "service");
+	char *pds = arena_strdup(c->a, svc ? svc : DEFAULT_SERVICE);
+	size_t l = strlen(pds);
+	while (l > 8 && pds[l - 1] == '/')
+		pds[--l] = 0;
+	s->pds = pds;
+	if (!cred_str(c, "identifier") || !cred_str(c, "password")) {
+		c->error = "the channel has no identifier or app password; reconnect it";
+		return PUB_AUTH_EXPIRED;
+	}
+	if (parse_at_uri(c->a, c->release_id, &s->del_repo, &s->del_coll, &s->del_rkey)) {
+		c->error = arena_printf(c->a, "the post's release id is not an at:// URI (%s)",
+					c->release_id ? c->release_id : "none");
+		return PUB_FAILED;
+	}
+	return advance(c, s);
+}
+
 const struct provider provider_bluesky = {
 	.identifier = "bluesky",
 	.name = "Bluesky",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_IDEMPOTENT | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_DELETE | PROV_IDEMPOTENT | PROV_CREDENTIALS,
 	.max_length = 300,
 	.editor = "normal",
 	.rules = "Up to 300 characters (grapheme clusters). Up to 4 images (alt text supported), or "
@@ -1967,6 +2011,7 @@ const struct provider provider_bluesky = {
 			   "\"description\":\"BCP-47 language tags of the text\"}}}",
 	.connect = bsky_connect,
 	.publish = bsky_publish,
+	.unpublish = bsky_unpublish,
 	.refresh = NULL,
 	.min_interval_ms = 0,
 };

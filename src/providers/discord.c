@@ -892,10 +892,89 @@ static enum pub_status dc_publish(struct pub_ctx *c, const struct hresp *prev)
 	return answer(c, s, prev);
 }
 
+/* Unpublish: webhook mode DELETE /webhooks/<id>/<token>/messages/<msg>
+ * (with ?thread_id= when the webhook posts into a thread); bot mode
+ * DELETE /channels/<channel>/messages/<msg> with the channel read from the
+ * message's URL (or the setting / connected channel).  204 is done;
+ * 404 code 10008 "Unknown Message" is done too (already gone).  Other
+ * answers are classified like publishing's. */
+static enum pub_status dc_unpublish(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r) {
+		if (r->status >= 200 && r->status < 300)
+			return PUB_OK;
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		long code = json_is_integer(json_object_get(j, "code"))
+				    ? (long)json_integer_value(json_object_get(j, "code"))
+				    : 0;
+		json_decref(j);
+		if (r->status == 404 && code == 10008)
+			return PUB_OK;
+		enum pub_status st = answer(c, c->state, r);
+		if (st == PUB_FAILED)
+			c->error = arena_printf(c->a, "%s (deleting message %s)", c->error, c->release_id);
+		return st;
+	}
+	struct dc *s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	const char *bad = read_cred(c->a, c->credentials, &s->d);
+	if (bad) {
+		c->error = arena_printf(c->a, "the channel's credentials are unusable (%s); reconnect it",
+					bad);
+		return PUB_FAILED;
+	}
+	if (!c->release_id || !snowflake_ok(c->release_id)) {
+		c->error = "Discord did not say the message's id when it was posted (a webhook without "
+			   "?wait=true), so herald cannot delete it; delete it in Discord";
+		return PUB_FAILED;
+	}
+	const char *base = c->base_url && *c->base_url ? c->base_url : NULL;
+	if (!base)
+		base = s->d.webhook && !s->d.discord_host ? arena_printf(c->a, "%s/api/v10", s->d.origin)
+							   : DC_BASE;
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	base = arena_strndup(c->a, base, bl);
+	int h = 0;
+	c->req.headers[h++] = DC_UA;
+	if (s->d.webhook) {
+		const char *tail = s->d.thread ? arena_printf(c->a, "?thread_id=%s", s->d.thread) : "";
+		c->req.url = arena_printf(c->a, "%s/webhooks/%s/%s/messages/%s%s", base, s->d.wid,
+					  s->d.wtoken, c->release_id, tail);
+		c->req.log_url = arena_printf(c->a, "%s/webhooks/%s/***/messages/%s%s", base, s->d.wid,
+					      c->release_id, tail);
+	} else {
+		/* the channel it was posted in: .../channels/<guild>/<channel>/<id> */
+		const char *ch = NULL;
+		const char *u = c->release_url;
+		const char *pfx = "https://discord.com/channels/";
+		if (u && !strncmp(u, pfx, strlen(pfx))) {
+			const char *g = u + strlen(pfx), *s1 = strchr(g, '/');
+			const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+			if (s2 && !strcmp(s2 + 1, c->release_id)) {
+				ch = arena_strndup(c->a, s1 + 1, (size_t)(s2 - s1 - 1));
+				if (!snowflake_ok(ch))
+					ch = NULL;
+			}
+		}
+		if (!ch) {
+			const char *sc = str_or_num(c->a, json_object_get(c->settings, "channel"));
+			ch = sc && snowflake_ok(sc) ? sc : s->d.channel;
+		}
+		c->req.url = arena_printf(c->a, "%s/channels/%s/messages/%s", base, ch, c->release_id);
+		c->req.headers[h++] = arena_printf(c->a, "Authorization: Bot %s", s->d.token);
+	}
+	c->req.headers[h] = NULL;
+	c->req.method = "DELETE";
+	c->req.timeout_ms = 20000;
+	return PUB_SEND;
+}
+
 const struct provider provider_discord = {
 	.identifier = "discord",
 	.name = "Discord",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_CREDENTIALS,
 	.max_length = DC_TEXT_MAX,
 	.editor = "markdown",
 	.rules = "Messages up to 2000 characters after formatting (Markdown: bold, italic, "
@@ -912,5 +991,6 @@ const struct provider provider_discord = {
 		"channel, ignored by webhook channels)\"}},\"additionalProperties\":true}",
 	.connect = dc_connect,
 	.publish = dc_publish,
+	.unpublish = dc_unpublish,
 	.min_interval_ms = 1000,
 };

@@ -494,10 +494,44 @@ static enum pub_status masto_publish(struct pub_ctx *c, const struct hresp *r)
 	return PUB_FAILED;
 }
 
+/* Unpublish: DELETE /api/v1/statuses/:id.  404 is success: the status is
+ * gone already (an earlier attempt, or deleted by hand).  The answer (the
+ * deleted status with its source text) is kept in the attempt record. */
+static enum pub_status masto_unpublish(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r) {
+		if ((r->status >= 200 && r->status < 300) || r->status == 404)
+			return PUB_OK;
+		return fail(c, r, "refused the delete");
+	}
+	const char *base = c->base_url && *c->base_url
+				   ? c->base_url
+				   : json_string_value(json_object_get(c->credentials, "instance"));
+	if (!http_url(base) || !token(c) || !*token(c)) {
+		c->error = "the channel has no instance URL or access token; reconnect it";
+		return PUB_AUTH_EXPIRED;
+	}
+	const char *id = c->release_id;
+	if (!id || !*id || strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != strlen(id)) {
+		c->error = arena_printf(c->a, "the post's release id is not a Mastodon status id (%s)",
+					id ? id : "none");
+		return PUB_FAILED;
+	}
+	size_t l = strlen(base);
+	while (l && base[l - 1] == '/')
+		l--;
+	c->req.method = "DELETE";
+	c->req.url = arena_printf(c->a, "%.*s/api/v1/statuses/%s", (int)l, base, id);
+	c->req.timeout_ms = 30000;
+	auth_headers(c, 0);
+	return PUB_SEND;
+}
+
 const struct provider provider_mastodon = {
 	.identifier = "mastodon",
 	.name = "Mastodon",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_IDEMPOTENT | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_IDEMPOTENT |
+		 PROV_CREDENTIALS,
 	.max_length = 500,
 	.editor = "normal",
 	.rules = "Up to 500 characters on most instances (each link counts 23). Up to 4 images, or "
@@ -511,6 +545,7 @@ const struct provider provider_mastodon = {
 			   "\"language\":{\"type\":\"string\",\"description\":\"ISO 639-1 code of the text\"}}}",
 	.connect = masto_connect,
 	.publish = masto_publish,
+	.unpublish = masto_unpublish,
 	.refresh = NULL,
 	.min_interval_ms = 0,
 };

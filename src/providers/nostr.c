@@ -56,6 +56,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_RELAYS 20
@@ -1751,10 +1752,98 @@ static enum pub_status nostr_publish(struct pub_ctx *c, const struct hresp *prev
 	return prev->status == 503 ? PUB_RETRY : PUB_FAILED;
 }
 
+/* Unpublish: a NIP-09 deletion request, a kind-5 event by the same key
+ * with ["e", <note id>] and ["k", "1"] tags, sent to the channel's relays
+ * like a note (relays MAY honour it; herald reports what they answered).
+ * Any relay accepting it (or already having it) is done. */
+static enum pub_status nostr_unpublish(struct pub_ctx *c, const struct hresp *prev)
+{
+	if (prev) {
+		if (prev->status == 200)
+			return PUB_OK;
+		return nostr_publish(c, prev);
+	}
+	if (!is_hex64(c->release_id)) {
+		c->error = arena_printf(c->a, "the post's release id is not a Nostr event id (%s)",
+					c->release_id ? c->release_id : "none");
+		return PUB_FAILED;
+	}
+	const char *err = NULL;
+	uint8_t sk[32];
+	if (nostr_parse_seckey(json_string_value(json_object_get(c->credentials, "private_key")), sk,
+			       &err)) {
+		c->error = arena_printf(c->a, "the channel's key is not usable (%s); reconnect it", err);
+		return PUB_FAILED;
+	}
+	json_t *relays = nostr_relays(json_object_get(c->credentials, "relays"), &err);
+	if (!relays) {
+		sodium_memzero(sk, sizeof(sk));
+		c->error = arena_printf(c->a, "the channel's relays are not usable (%s); reconnect it",
+					err);
+		return PUB_FAILED;
+	}
+	struct nstate *ns = arena_alloc(c->a, sizeof(*ns));
+	ns->timeout_ms = timeout_ms();
+	struct buf urls;
+	buf_init(&urls, 8192);
+	size_t i;
+	json_t *e;
+	json_array_foreach(relays, i, e)
+	{
+		ns->relays[ns->nrelays++] = arena_strdup(c->a, json_string_value(e));
+		if (urls.len < 4000)
+			(void)!buf_printf(&urls, "%s%s", i ? ", " : "", json_string_value(e));
+	}
+	json_decref(relays);
+	char id[65];
+	for (i = 0; i < 64; i++)
+		id[i] = (char)tolower((unsigned char)c->release_id[i]);
+	id[64] = 0;
+	json_t *tags = json_pack("[[s,s],[s,s]]", "e", id, "k", "1");
+	struct nostr_event ev = {
+		/* NIP-09: later than the note it deletes */
+		.created_at = (int64_t)time(NULL),
+		.kind = 5,
+		.tags = tags,
+		.content = "",
+	};
+	if (ev.created_at <= c->publish_at / 1000 + c->position)
+		ev.created_at = c->publish_at / 1000 + c->position + 1;
+	struct buf frame;
+	buf_init(&frame, EVENT_MAX);
+	if (!tags || nostr_event_sign(&ev, sk) || buf_adds(&frame, "[\"EVENT\",") ||
+	    nostr_event_json(&frame, &ev) || buf_add(&frame, "]", 1)) {
+		sodium_memzero(sk, sizeof(sk));
+		json_decref(tags);
+		buf_release(&urls);
+		buf_release(&frame);
+		c->error = "cannot sign the deletion event";
+		return PUB_FAILED;
+	}
+	sodium_memzero(sk, sizeof(sk));
+	json_decref(tags);
+	memcpy(ns->id, ev.id, sizeof(ns->id));
+	hex_decode32(ev.id, ns->id_raw);
+	hex_decode32(ev.pubkey, ns->pk_raw);
+	ns->frame_len = frame.len;
+	ns->frame = arena_strndup(c->a, frame.data, frame.len);
+	buf_release(&frame);
+	c->state = ns;
+	c->req.method = "EVENT";
+	c->req.url = arena_strdup(c->a, urls.data ? urls.data : "");
+	c->req.log_url = c->req.url;
+	c->req.body = ns->frame;
+	c->req.body_len = ns->frame_len;
+	c->req.timeout_ms = ns->timeout_ms;
+	buf_release(&urls);
+	return PUB_SEND;
+}
+
 const struct provider provider_nostr = {
 	.identifier = "nostr",
 	.name = "Nostr",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_IDEMPOTENT | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_IDEMPOTENT |
+		 PROV_CREDENTIALS,
 	.max_length = 100000,
 	.editor = "normal",
 	.rules = "Kind-1 text notes (NIP-01) signed with the channel's key and sent to each of its "
@@ -1765,5 +1854,6 @@ const struct provider provider_nostr = {
 	.settings_schema = NULL,
 	.connect = nostr_connect,
 	.publish = nostr_publish,
+	.unpublish = nostr_unpublish,
 	.send = nostr_send,
 };

@@ -108,6 +108,16 @@ struct provider {
 	 * (only HTTP answers: transport failures are the engine's business).
 	 * NULL: publishing to this platform is not implemented yet. */
 	enum pub_status (*publish)(struct pub_ctx *c, const struct hresp *prev);
+	/* Remove one published item from the platform (PROV_DELETE).  The
+	 * same step protocol as publish, run by the engine's unpublish jobs
+	 * (src/engine/unpublish.c): the item is named by c->release_id and
+	 * c->release_url (inputs here; parent/root as for publish).  PUB_OK
+	 * means the item is gone, including "it was already gone", so that a
+	 * delete cut short by a crash can simply run again: deleting is
+	 * idempotent on every platform, and the engine retries transport
+	 * failures and PUB_UNKNOWN instead of marking anything unconfirmed.
+	 * NULL: the platform cannot delete (or herald cannot yet). */
+	enum pub_status (*unpublish)(struct pub_ctx *c, const struct hresp *prev);
 	/* Refresh expired credentials in place; NULL when not applicable. */
 	int (*refresh)(struct arena *a, json_t *credentials, const char **err);
 	/* Own transport for PUB_SEND instead of HTTP (NULL: HTTP through the

@@ -888,10 +888,73 @@ static enum pub_status sl_publish(struct pub_ctx *c, const struct hresp *prev)
 	}
 }
 
+/* Unpublish: chat.delete {channel, ts} (the channel read from the
+ * message's URL, else the setting or the connected channel); an item that
+ * was only a file share without a message ts is removed with files.delete
+ * {file}.  "message_not_found" / "file_not_found" / "file_deleted" are done
+ * (already gone); the rest is classified like publishing ("cant_delete_message":
+ * the token may not delete it, a refusal). */
+static enum pub_status sl_unpublish(struct pub_ctx *c, const struct hresp *r)
+{
+	struct sl *s = c->state;
+	if (r) {
+		json_t *j;
+		enum pub_status st = api_check(c, s, r, is_ts(c->release_id) ? "chat.delete"
+									 : "files.delete", 0, &j);
+		const char *e = json_string_value(json_object_get(j, "error"));
+		if (st == PUB_FAILED && e &&
+		    (!strcmp(e, "message_not_found") || !strcmp(e, "file_not_found") ||
+		     !strcmp(e, "file_deleted")))
+			return PUB_OK;
+		return st;
+	}
+	s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	s->token = json_string_value(json_object_get(c->credentials, "token"));
+	s->channel = json_string_value(json_object_get(c->credentials, "channel"));
+	s->host = json_string_value(json_object_get(c->credentials, "workspace"));
+	if (!s->token || !token_ok(s->token) || !s->channel) {
+		c->error = "the channel has no valid token or channel; reconnect it";
+		return PUB_FAILED;
+	}
+	json_t *sc = json_object_get(c->settings, "channel");
+	if (json_is_string(sc) && channel_ok(json_string_value(sc)))
+		s->channel = json_string_value(sc);
+	const char *arch = c->release_url ? strstr(c->release_url, "/archives/") : NULL;
+	if (arch) {
+		arch += strlen("/archives/");
+		const char *ch = arena_strndup(c->a, arch, strcspn(arch, "/?"));
+		if (channel_ok(ch))
+			s->channel = ch;
+	}
+	const char *base = c->base_url && *c->base_url ? c->base_url : SL_BASE;
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	s->base = arena_strndup(c->a, base, bl);
+	if (!c->release_id || !*c->release_id) {
+		c->error = "the post has no Slack message id";
+		return PUB_FAILED;
+	}
+	json_t *b = is_ts(c->release_id)
+			    ? json_pack("{s:s,s:s}", "channel", s->channel, "ts", c->release_id)
+			    : json_pack("{s:s}", "file", c->release_id);
+	char *body = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	if (!body) {
+		c->error = "cannot encode the request";
+		return PUB_FAILED;
+	}
+	api_req(c, s, is_ts(c->release_id) ? "chat.delete" : "files.delete", JSONCT,
+		arena_strdup(c->a, body));
+	free(body);
+	return PUB_SEND;
+}
+
 const struct provider provider_slack = {
 	.identifier = "slack",
 	.name = "Slack",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_CREDENTIALS,
 	.max_length = SL_TEXT_MAX,
 	.editor = "normal",
 	.rules = "Messages up to 40,000 characters (Slack advises 4,000) in mrkdwn: bold, "
@@ -907,5 +970,6 @@ const struct provider provider_slack = {
 		"\"additionalProperties\":true}",
 	.connect = sl_connect,
 	.publish = sl_publish,
+	.unpublish = sl_unpublish,
 	.min_interval_ms = 1000,
 };

@@ -61,6 +61,7 @@ static void read_attempt(struct store *st, struct arena *a, struct db_stmt *s, v
 	t->request = ct(st, a, s, 6);
 	t->response = ct(st, a, s, 7);
 	t->error = ct(st, a, s, 8);
+	t->kind = ct(st, a, s, 9);
 }
 
 int store_engine_claim(struct store *st, struct arena *a, const char *owner, int64_t now,
@@ -411,7 +412,7 @@ int store_post_attempts(struct store *st, struct arena *a, const char *org_id, c
 			struct store_attempt **out, size_t *n)
 {
 	struct db_stmt *s = prep(st, "SELECT a.id, a.post_id, a.started_at, a.finished_at, a.outcome,"
-				     " a.http_status, a.request, a.response, a.error"
+				     " a.http_status, a.request, a.response, a.error, a.kind"
 				     " FROM attempts a JOIN posts p ON p.id = a.post_id"
 				     " WHERE p.org_id = $1 AND p.grp = $2 ORDER BY a.started_at, a.id");
 	if (!s)
