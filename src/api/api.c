@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +25,22 @@
 static void free_json(void *p)
 {
 	json_decref(p);
+}
+
+static atomic_int deferred_calls;
+
+int api_deferred_count(void)
+{
+	return atomic_load(&deferred_calls);
+}
+
+void api_defer(struct call *c)
+{
+	if (c->deferred || c->replied)
+		return;
+	c->deferred = 1;
+	atomic_fetch_add(&deferred_calls, 1);
+	http_defer(c->r);
 }
 
 void api_reply(struct call *c, int status, json_t *v)
@@ -35,9 +52,14 @@ void api_reply(struct call *c, int status, json_t *v)
 	c->replied = 1;
 	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(v);
-	http_reply(c->r, status, "application/json; charset=utf-8", s ? s : "null",
-		   s ? strlen(s) : 4);
+	size_t len = s ? strlen(s) : 4;
+	idem_finish(c, status, s ? s : "null", len);
+	int deferred = c->deferred;
+	/* a deferred reply frees the arena holding c: nothing after this */
+	http_reply(c->r, status, "application/json; charset=utf-8", s ? s : "null", len);
 	free(s);
+	if (deferred)
+		atomic_fetch_sub(&deferred_calls, 1);
 }
 
 static json_t *envelope(struct call *c, enum herr e, const char *field, const char *msg);
@@ -304,6 +326,8 @@ void api_handle(struct http_req *r)
 	c->a = r->a;
 	c->app = loop->app;
 	c->st = loop->st;
+	c->hc = loop->hc;
+	c->base = loop->base;
 
 	if (!r->path) {
 		api_fail(c, HERR_VALIDATION, "path", "the request path is not valid percent-encoding");
@@ -378,8 +402,10 @@ void api_handle(struct http_req *r)
 			}
 		}
 	}
+	if (idem_begin(c))
+		return;
 	m.route->handler(c);
-	if (!c->replied) {
+	if (!c->replied && !c->deferred) {
 		log_msg(LOG_ERROR, "api", "handler for %s did not reply", m.route->pattern);
 		api_fail(c, HERR_INTERNAL, NULL, "the handler produced no answer");
 	}

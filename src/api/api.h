@@ -43,9 +43,14 @@ struct auth_slot {
 	int64_t until;
 };
 
+struct hclient;
+struct event_base;
+
 struct api_loop {
 	struct app *app;
 	struct store *st;
+	struct hclient *hc;       /* the loop's outbound HTTP (may be NULL) */
+	struct event_base *base;
 	struct auth_slot auth[AUTH_CACHE_SLOTS];
 };
 
@@ -57,8 +62,13 @@ struct call {
 	const struct route *route;
 	const char *params[ROUTE_MAX_PARAMS];
 	int nparams;
+	struct hclient *hc;       /* the loop's outbound HTTP, for deferred work */
+	struct event_base *base;  /* the loop, for timers */
 	const char *org_id, *key_id;
 	int replied;
+	int deferred;
+	struct idem *idem;        /* Idempotency-Key bookkeeping, or NULL */
+	const char *creation_method; /* posts created by this call (NULL: "API") */
 };
 
 extern const struct route api_routes[];
@@ -67,6 +77,12 @@ extern const size_t api_nroutes;
 void api_handle(struct http_req *r);
 
 void api_reply(struct call *c, int status, json_t *v); /* steals v */
+/* Answer later: the handler returns without replying and the call (with
+ * its arena) stays alive until api_reply/api_fail is called from a
+ * callback on the same loop.  Calls being answered later count as busy
+ * for a graceful stop (api_deferred_count). */
+void api_defer(struct call *c);
+int api_deferred_count(void);
 /* Error reply: the envelope of SPEC 5; on Postiz routes Postiz's own
  * fields (statusCode, message, msg) come first.  `field` may be NULL. */
 void api_fail(struct call *c, enum herr e, const char *field, const char *fmt, ...)
@@ -94,6 +110,13 @@ int api_get_int(struct call *c, json_t *obj, const char *key, const char *path, 
 int api_get_bool(struct call *c, json_t *obj, const char *key, const char *path, int required,
 		 int *out);
 
+/* idempotency.c: Idempotency-Key on writes (SPEC 4).  idem_begin runs
+ * after authentication; it returns 1 when it has answered (a replay, a
+ * conflict, a malformed key), else 0 and the handler runs.  idem_finish
+ * records the answer the request got (called by api_reply). */
+int idem_begin(struct call *c);
+void idem_finish(struct call *c, int status, const char *body, size_t len);
+
 /* handlers (one file per resource) */
 void h_healthz(void *); void h_readyz(void *); void h_errors(void *); void h_preflight_rules(void *);
 void h_is_connected(void *); void h_integrations(void *); void h_groups(void *);
@@ -106,6 +129,9 @@ void h_accounts_create(void *); void h_accounts_list(void *); void h_account_get
 void h_account_delete(void *);
 void h_feed_atom(void *); void h_feed_rss(void *); void h_openapi(void *);
 void h_posts_validate(void *);
+void h_native_create(void *); void h_native_list(void *); void h_native_get(void *);
+void h_native_patch(void *); void h_native_cancel(void *); void h_native_retry(void *);
+void h_native_approve(void *); void h_platforms(void *);
 void h_post_unpublish(void *);
 /* unpublish.c: ?platform=true on a Postiz DELETE, and the shared request
  * (mode UNPUB_KEEP or UNPUB_REMOVE): 0 answered, -1 error answered, 1

@@ -8,6 +8,7 @@
 #include "../core/log.h"
 #include "../core/timeutil.h"
 #include "../engine/engine.h"
+#include "../http/client.h"
 #include "../store/store.h"
 
 #include <event2/event.h>
@@ -30,7 +31,6 @@ struct loop_ext {
 static void *loop_init(int index, struct event_base *base, void *arg)
 {
 	(void)index;
-	(void)base;
 	struct serve_ctx *sc = arg;
 	char err[512];
 	struct loop_ext *l = xcalloc(1, sizeof(*l));
@@ -52,6 +52,8 @@ static void *loop_init(int index, struct event_base *base, void *arg)
 		}
 		l->engine = engine_loop_new(sc->engine, index, base, est);
 	}
+	l->api.base = base;
+	l->api.hc = hclient_new(base);
 	return l;
 }
 
@@ -64,6 +66,8 @@ static void loop_fini(void *ctx, void *arg)
 		engine_loop_free(l->engine);
 		store_close(est);
 	}
+	if (l->api.hc)
+		hclient_free(l->api.hc);
 	store_close(l->api.st);
 	free(l);
 }
@@ -78,7 +82,7 @@ static void on_stop(void *arg)
 static int busy(void *arg)
 {
 	struct serve_ctx *sc = arg;
-	return sc->engine ? engine_inflight(sc->engine) : 0;
+	return (sc->engine ? engine_inflight(sc->engine) : 0) + api_deferred_count();
 }
 
 static void on_ready(int port, void *arg)

@@ -187,9 +187,40 @@ static void access_log(struct http_req *r, size_t bytes)
 	json_decref(o);
 }
 
+static void on_deferred_close(struct evhttp_connection *conn, void *arg)
+{
+	(void)conn;
+	struct http_req *r = arg;
+	/* evhttp frees the request with its connection: never touch it again */
+	r->gone = 1;
+	r->ev = NULL;
+}
+
+void http_defer(struct http_req *r)
+{
+	r->deferred = 1;
+	struct evhttp_connection *conn = evhttp_request_get_connection(r->ev);
+	if (conn)
+		evhttp_connection_set_closecb(conn, on_deferred_close, r);
+}
+
 void http_reply(struct http_req *r, int status, const char *content_type, const char *body,
 		size_t len)
 {
+	if (r->deferred) {
+		if (!r->gone) {
+			struct evhttp_connection *conn = evhttp_request_get_connection(r->ev);
+			if (conn)
+				evhttp_connection_set_closecb(conn, NULL, NULL);
+		}
+		if (r->gone) {
+			r->status = status;
+			if (loops && loops[r->loop_index].o->access_log)
+				access_log(r, 0);
+			arena_free(r->a);
+			return;
+		}
+	}
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
 	if (content_type)
 		evhttp_add_header(h, "Content-Type", content_type);
@@ -222,6 +253,8 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 	evbuffer_free(b);
 	if (loops && loops[r->loop_index].o->access_log)
 		access_log(r, len);
+	if (r->deferred)
+		arena_free(r->a);
 }
 
 static void on_request(struct evhttp_request *ev, void *arg)
@@ -271,8 +304,10 @@ static void on_request(struct evhttp_request *ev, void *arg)
 		r->body = body;
 		r->body_len = blen;
 	}
+	r->base = l->base;
 	l->o->handler(r);
-	arena_free(a);
+	if (!r->deferred)
+		arena_free(a);
 }
 
 static void *loop_main(void *arg)

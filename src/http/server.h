@@ -42,6 +42,9 @@ struct http_req {
 	int status;
 	void *loop_ctx;
 	int loop_index;
+	struct event_base *base; /* the loop serving this request */
+	int deferred;     /* the handler answers later (http_defer) */
+	int gone;         /* deferred and the client went away: the reply is dropped */
 	/* filled by the app for the access log */
 	const char *org_id;
 	const char *route;
@@ -77,6 +80,11 @@ const char *http_header(struct http_req *r, const char *name);
 void http_add_header(struct http_req *r, const char *name, const char *value);
 /* Query parameter, percent-decoded, NULL when absent. */
 const char *http_query_param(struct http_req *r, const char *name);
+/* The handler returns without replying: the request and its arena stay
+ * alive until http_reply is called later on the same loop (which then
+ * frees the arena).  If the client disconnects first, r->gone is set and
+ * the eventual reply is dropped; http_reply must still be called. */
+void http_defer(struct http_req *r);
 /* Send the reply; body is copied.  Exactly once per request. */
 void http_reply(struct http_req *r, int status, const char *content_type, const char *body,
 		size_t len);

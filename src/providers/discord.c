@@ -972,6 +972,8 @@ static enum pub_status dc_unpublish(struct pub_ctx *c, const struct hresp *r)
 }
 
 const struct provider provider_discord = {
+	.api_version = "Discord API v10",
+	.api_sunset = NULL,
 	.identifier = "discord",
 	.name = "Discord",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_CREDENTIALS,

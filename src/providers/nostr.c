@@ -1840,6 +1840,8 @@ static enum pub_status nostr_unpublish(struct pub_ctx *c, const struct hresp *pr
 }
 
 const struct provider provider_nostr = {
+	.api_version = "NIP-01, NIP-10 (kind 1 text notes)",
+	.api_sunset = NULL,
 	.identifier = "nostr",
 	.name = "Nostr",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_IDEMPOTENT |

@@ -952,6 +952,8 @@ static enum pub_status sl_unpublish(struct pub_ctx *c, const struct hresp *r)
 }
 
 const struct provider provider_slack = {
+	.api_version = "Slack Web API (unversioned; files.getUploadURLExternal flow)",
+	.api_sunset = NULL,
 	.identifier = "slack",
 	.name = "Slack",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_CREDENTIALS,

@@ -60,7 +60,18 @@ static const char *const schema_migrations[] = {
 	" http_status INTEGER, request TEXT, response TEXT, error TEXT);"
 	"CREATE INDEX attempts_post ON attempts(post_id);"
 	"CREATE INDEX posts_leased ON posts(lease_until) WHERE state = 'publishing';",
-	/* 2: deleting published posts from their platform (engine unpublish
+	/* 2: Idempotency-Key records (SPEC 4): one per org, route and key */
+	"CREATE TABLE idempotency ("
+	" org_id TEXT NOT NULL, route TEXT NOT NULL, key TEXT NOT NULL,"
+	" body_hash TEXT NOT NULL, state TEXT NOT NULL, status INTEGER, body TEXT,"
+	" created_at BIGINT NOT NULL, PRIMARY KEY (org_id, route, key));"
+	"CREATE INDEX idempotency_created ON idempotency(created_at);",
+	/* 3: native posts: one batch id over the threads (one per target) of a
+	 * POST /v1/posts; Postiz-created threads have none */
+	"ALTER TABLE posts ADD COLUMN batch TEXT;"
+	"CREATE INDEX posts_batch ON posts(batch) WHERE batch IS NOT NULL;"
+	"CREATE INDEX posts_org_created ON posts(org_id, created_at) WHERE parent_id IS NULL;",
+	/* 4: deleting published posts from their platform (engine unpublish
 	 * jobs): the root is in state 'deleting' with due_at and the publish
 	 * lease columns; unpublish_mode 'keep' leaves the record (state
 	 * 'deleted'), 'remove' soft-deletes it once the platform confirms;
