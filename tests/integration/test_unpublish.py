@@ -194,7 +194,8 @@ class UnpublishApiTest(unittest.TestCase):
 class UnpublishCrashTest(unittest.TestCase):
     def test_kill9_mid_delete_finishes_after_restart(self):
         fake = FakePlatform(MEDIA).start()
-        node = Node(env={"HERALD_RETRY_BASE_MS": "100"})
+        # PostgreSQL: the dead lease must expire (5 s); SQLite frees it at start
+        node = Node(env={"HERALD_RETRY_BASE_MS": "100", "HERALD_LEASE_SECONDS": "5"})
         try:
             node.start()
             key = node.key("unpub_crash")
