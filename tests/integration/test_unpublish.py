@@ -25,6 +25,10 @@ from fake_platform import FakePlatform  # noqa: E402
 from harness import Herald  # noqa: E402
 
 MEDIA = os.path.join(HERE, "..", "providers", "media")
+# the harness drops HERALD_* from the environment: pass PostgreSQL on
+# explicitly (tests/pg.sh run sh -c 'HERALD_DATABASE_URL=$HERALD_TEST_PG_URL ...')
+STORE_ENV = ({"HERALD_DATABASE_URL": os.environ["HERALD_DATABASE_URL"]}
+             if os.environ.get("HERALD_DATABASE_URL") else {})
 TOKEN = "tok-unpublish-123456"
 AUTH = {"authorization": "Bearer " + TOKEN}
 
@@ -60,7 +64,7 @@ class UnpublishApiTest(unittest.TestCase):
 
     def setUp(self):
         self.fake = FakePlatform(MEDIA).start()
-        self.srv = Herald(env={"HERALD_RETRY_BASE_MS": "100"})
+        self.srv = Herald(env=dict(STORE_ENV, HERALD_RETRY_BASE_MS="100"))
 
     def tearDown(self):
         try:
@@ -195,7 +199,7 @@ class UnpublishCrashTest(unittest.TestCase):
     def test_kill9_mid_delete_finishes_after_restart(self):
         fake = FakePlatform(MEDIA).start()
         # PostgreSQL: the dead lease must expire (5 s); SQLite frees it at start
-        node = Node(env={"HERALD_RETRY_BASE_MS": "100", "HERALD_LEASE_SECONDS": "5"})
+        node = Node(env=dict(STORE_ENV, HERALD_RETRY_BASE_MS="100", HERALD_LEASE_SECONDS="5"))
         try:
             node.start()
             key = node.key("unpub_crash")
