@@ -133,6 +133,10 @@ void h_native_create(void *); void h_native_list(void *); void h_native_get(void
 void h_native_patch(void *); void h_native_cancel(void *); void h_native_retry(void *);
 void h_native_approve(void *); void h_platforms(void *);
 void h_post_unpublish(void *);
+void h_integration_trigger(void *);
+struct provider;
+/* tools.c: a provider's tools as integration-settings lists them */
+json_t *tools_json(const struct provider *pr);
 /* unpublish.c: ?platform=true on a Postiz DELETE, and the shared request
  * (mode UNPUB_KEEP or UNPUB_REMOVE): 0 answered, -1 error answered, 1
  * nothing of the post is on the platform (nothing answered) */

@@ -22,6 +22,7 @@ const struct route api_routes[] = {
 	{HM_DELETE, "/public/v1/integrations/{id}", h_integration_delete, P, "postizDeleteIntegration", "remove a channel and cancel its unpublished posts"},
 	{HM_GET, "/public/v1/groups", h_groups, P, "postizGroups", "list customers"},
 	{HM_GET, "/public/v1/integration-settings/{id}", h_integration_settings, P, "postizIntegrationSettings", "a channel's rules, max length and settings schema"},
+	{HM_POST, "/public/v1/integration-trigger/{id}", h_integration_trigger, P, "postizIntegrationTrigger", "run a provider tool of a channel ({methodName, data}) and return its output"},
 	{HM_GET, "/public/v1/find-slot/{id}", h_find_slot, P, "postizFindSlot", "next free posting time of a channel"},
 	{HM_GET, "/public/v1/posts", h_posts_list, P, "postizListPosts", "posts in a date range"},
 	{HM_POST, "/public/v1/posts", h_posts_create, P | RF_POST_RATE, "postizCreatePosts", "create, schedule, draft or update posts"},

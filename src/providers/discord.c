@@ -971,6 +971,81 @@ static enum pub_status dc_unpublish(struct pub_ctx *c, const struct hresp *r)
 	return PUB_SEND;
 }
 
+/* Tool "channels" (bot channels): GET /guilds/<guild>/channels with the
+ * bot token; the guild is data.guild or the connected one.  Output
+ * [{id, name, type}] of the channels a message can go to (text 0,
+ * announcement 5, forum 15, media 16).  Webhook channels have one fixed
+ * channel and no token that may list a guild: refused with that reason. */
+static enum pub_status dc_tool_channels(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r) {
+		if (r->status < 200 || r->status >= 300)
+			return answer(c, c->state, r);
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		if (!json_is_array(j)) {
+			json_decref(j);
+			c->error = "Discord answered the channel list with something that is not a list";
+			return PUB_RETRY;
+		}
+		json_t *out = json_array();
+		arena_defer(c->a, pv_free_json, out);
+		size_t i;
+		json_t *ch;
+		json_array_foreach(j, i, ch)
+		{
+			const char *id = json_string_value(json_object_get(ch, "id"));
+			const char *name = json_string_value(json_object_get(ch, "name"));
+			json_t *ty = json_object_get(ch, "type");
+			long type = json_is_integer(ty) ? (long)json_integer_value(ty) : -1;
+			if (id && name && (type == 0 || type == 5 || type == 15 || type == 16))
+				json_array_append_new(out, json_pack("{s:s,s:s,s:I}", "id", id, "name",
+								     name, "type", (json_int_t)type));
+		}
+		json_decref(j);
+		c->output = out;
+		return PUB_OK;
+	}
+	struct dc *s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	const char *bad = read_cred(c->a, c->credentials, &s->d);
+	if (bad) {
+		c->error = arena_printf(c->a, "the channel's credentials are unusable (%s); reconnect it",
+					bad);
+		return PUB_FAILED;
+	}
+	if (s->d.webhook) {
+		c->error = "a webhook channel posts into one fixed channel and cannot list a server's "
+			   "channels; connect with a bot token for this tool";
+		return PUB_FAILED;
+	}
+	const char *guild = str_or_num(c->a, json_object_get(c->data, "guild"));
+	if (!guild || !*guild)
+		guild = s->d.guild;
+	if (!guild || !snowflake_ok(guild)) {
+		c->error = "data.guild must be the server (guild) id: the channel was connected without one";
+		return PUB_FAILED;
+	}
+	const char *base = c->base_url && *c->base_url ? c->base_url : DC_BASE;
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	c->req.method = "GET";
+	c->req.url = arena_printf(c->a, "%.*s/guilds/%s/channels", (int)bl, base, guild);
+	c->req.safe = 1;
+	c->req.timeout_ms = 20000;
+	c->req.headers[0] = DC_UA;
+	c->req.headers[1] = arena_printf(c->a, "Authorization: Bot %s", s->d.token);
+	c->req.headers[2] = NULL;
+	return PUB_SEND;
+}
+
+static const struct provider_tool dc_tools[] = {
+	{"channels", "text, announcement and forum channels of the bot's server: ids for the channel setting",
+	 "[{\"key\":\"guild\",\"type\":\"string\",\"description\":\"server id (default: the connected one)\"}]",
+	 dc_tool_channels},
+	{NULL, NULL, NULL, NULL},
+};
+
 const struct provider provider_discord = {
 	.api_version = "Discord API v10",
 	.api_sunset = NULL,
@@ -994,5 +1069,6 @@ const struct provider provider_discord = {
 	.connect = dc_connect,
 	.publish = dc_publish,
 	.unpublish = dc_unpublish,
+	.tools = dc_tools,
 	.min_interval_ms = 1000,
 };

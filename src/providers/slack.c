@@ -951,6 +951,84 @@ static enum pub_status sl_unpublish(struct pub_ctx *c, const struct hresp *r)
 	return PUB_SEND;
 }
 
+/* Tool "channels": conversations.list (public and private channels the
+ * token can see, archived ones left out), following next_cursor for up to
+ * 5 pages of 200.  Output [{id, name, isPrivate, isMember}]: the ids the
+ * `channel` setting takes. */
+struct sl_tool {
+	struct sl s;
+	json_t *out;
+	int pages;
+};
+
+static void sl_list_req(struct pub_ctx *c, struct sl_tool *t, const char *cursor)
+{
+	c->req.method = "GET";
+	c->req.url = arena_printf(c->a,
+				  "%s/conversations.list?types=public_channel%%2Cprivate_channel"
+				  "&exclude_archived=true&limit=200%s%s",
+				  t->s.base, cursor ? "&cursor=" : "", cursor ? urlenc(c->a, cursor) : "");
+	c->req.timeout_ms = 20000;
+	c->req.safe = 1;
+	c->req.headers[0] = arena_printf(c->a, "Authorization: Bearer %s", t->s.token);
+	c->req.headers[1] = NULL;
+}
+
+static enum pub_status sl_tool_channels(struct pub_ctx *c, const struct hresp *r)
+{
+	struct sl_tool *t = c->state;
+	if (!r) {
+		t = arena_alloc(c->a, sizeof(*t));
+		c->state = t;
+		t->s.token = json_string_value(json_object_get(c->credentials, "token"));
+		t->s.channel = json_string_value(json_object_get(c->credentials, "channel"));
+		if (!t->s.token || !token_ok(t->s.token)) {
+			c->error = "the channel has no valid token; reconnect it";
+			return PUB_AUTH_EXPIRED;
+		}
+		const char *base = c->base_url && *c->base_url ? c->base_url : SL_BASE;
+		size_t bl = strlen(base);
+		while (bl && base[bl - 1] == '/')
+			bl--;
+		t->s.base = arena_strndup(c->a, base, bl);
+		t->out = json_array();
+		arena_defer(c->a, pv_free_json, t->out);
+		c->output = t->out;
+		sl_list_req(c, t, NULL);
+		return PUB_SEND;
+	}
+	json_t *j;
+	enum pub_status st = api_check(c, &t->s, r, "conversations.list", 0, &j);
+	if (st != PUB_OK)
+		return st;
+	size_t i;
+	json_t *ch;
+	json_array_foreach(json_object_get(j, "channels"), i, ch)
+	{
+		const char *id = json_string_value(json_object_get(ch, "id"));
+		const char *name = json_string_value(json_object_get(ch, "name"));
+		if (!id || !name)
+			continue;
+		json_array_append_new(t->out,
+				      json_pack("{s:s,s:s,s:b,s:b}", "id", id, "name", name, "isPrivate",
+						json_is_true(json_object_get(ch, "is_private")),
+						"isMember", json_is_true(json_object_get(ch, "is_member"))));
+	}
+	const char *next = json_string_value(
+		json_object_get(json_object_get(j, "response_metadata"), "next_cursor"));
+	if (next && *next && ++t->pages < 5) {
+		sl_list_req(c, t, next);
+		return PUB_SEND;
+	}
+	return PUB_OK;
+}
+
+static const struct provider_tool sl_tools[] = {
+	{"channels", "channels the bot can see (conversations.list): ids for the channel setting",
+	 "[]", sl_tool_channels},
+	{NULL, NULL, NULL, NULL},
+};
+
 const struct provider provider_slack = {
 	.api_version = "Slack Web API (unversioned; files.getUploadURLExternal flow)",
 	.api_sunset = NULL,
@@ -973,5 +1051,6 @@ const struct provider provider_slack = {
 	.connect = sl_connect,
 	.publish = sl_publish,
 	.unpublish = sl_unpublish,
+	.tools = sl_tools,
 	.min_interval_ms = 1000,
 };

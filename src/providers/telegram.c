@@ -937,6 +937,65 @@ static enum pub_status tg_unpublish(struct pub_ctx *c, const struct hresp *r)
 	return PUB_SEND;
 }
 
+/* Tool "getChat": the connected chat as Telegram describes it (id, type,
+ * title, username...), which also proves the bot can see it. */
+static enum pub_status tg_tool_getchat(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r) {
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		if (j)
+			arena_defer(c->a, pv_free_json, j);
+		json_t *res = json_object_get(j, "result");
+		if (r->status >= 200 && r->status < 300 && json_is_true(json_object_get(j, "ok")) &&
+		    json_is_object(res)) {
+			c->output = res;
+			return PUB_OK;
+		}
+		const char *desc = json_string_value(json_object_get(j, "description"));
+		c->error = arena_printf(c->a, "Telegram answered getChat with HTTP %ld: %s", r->status,
+					desc ? desc : r->body_len ? arena_printf(c->a, "%.300s", r->body)
+								  : "(empty body)");
+		if (r->status == 401)
+			return PUB_AUTH_EXPIRED;
+		return r->status == 429 || r->status >= 500 ? PUB_RETRY : PUB_FAILED;
+	}
+	struct tg *s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	s->token = json_string_value(json_object_get(c->credentials, "token"));
+	s->chat = chat_of(c->a, c->credentials);
+	if (!s->token || !token_ok(s->token) || !s->chat) {
+		c->error = "the channel has no valid token or chat_id; reconnect it";
+		return PUB_FAILED;
+	}
+	s->botid = arena_strndup(c->a, s->token, strcspn(s->token, ":"));
+	const char *base = c->base_url && *c->base_url ? c->base_url : TG_BASE;
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	s->base = arena_strndup(c->a, base, bl);
+	json_t *b = json_pack("{s:s}", "chat_id", s->chat);
+	char *body = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	if (!body) {
+		c->error = "cannot encode the request";
+		return PUB_FAILED;
+	}
+	api_req(c, s, "getChat");
+	c->req.body = arena_strdup(c->a, body);
+	c->req.body_len = strlen(body);
+	free(body);
+	c->req.headers[0] = "Content-Type: application/json";
+	c->req.headers[1] = NULL;
+	c->req.safe = 1;
+	return PUB_SEND;
+}
+
+static const struct provider_tool tg_tools[] = {
+	{"getChat", "the connected chat (id, type, title, username) as the bot sees it", "[]",
+	 tg_tool_getchat},
+	{NULL, NULL, NULL, NULL},
+};
+
 const struct provider provider_telegram = {
 	.api_version = "Telegram Bot API (unversioned; methods of Bot API 6.0 and later)",
 	.api_sunset = NULL,
@@ -956,5 +1015,6 @@ const struct provider provider_telegram = {
 	.connect = tg_connect,
 	.publish = tg_publish,
 	.unpublish = tg_unpublish,
+	.tools = tg_tools,
 	.min_interval_ms = 1000,
 };
