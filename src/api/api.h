@@ -134,6 +134,7 @@ void h_native_patch(void *); void h_native_cancel(void *); void h_native_retry(v
 void h_native_approve(void *); void h_platforms(void *);
 void h_post_unpublish(void *);
 void h_integration_trigger(void *);
+void h_metrics(void *);
 struct provider;
 /* tools.c: a provider's tools as integration-settings lists them */
 json_t *tools_json(const struct provider *pr);

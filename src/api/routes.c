@@ -16,6 +16,7 @@ const struct route api_routes[] = {
 	{HM_GET, "/healthz", h_healthz, 0, "healthz", "liveness: the process answers"},
 	{HM_GET, "/readyz", h_readyz, 0, "readyz", "readiness: the database answers"},
 	{HM_GET, "/openapi.json", h_openapi, 0, "openapi", "this API as an OpenAPI 3.1 document"},
+	{HM_GET, "/metrics", h_metrics, 0, "metrics", "Prometheus text format (HERALD_METRICS: token with Bearer HERALD_METRICS_TOKEN, public, off)"},
 
 	{HM_GET, "/public/v1/is-connected", h_is_connected, P, "postizIsConnected", "check the API key"},
 	{HM_GET, "/public/v1/integrations", h_integrations, P, "postizIntegrations", "list channels (?group=customer)"},

@@ -8,6 +8,7 @@
 #include "../core/crypto.h"
 #include "../core/ids.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../core/timeutil.h"
 #include "../http/client.h"
 #include "../providers/provider.h"
@@ -116,6 +117,7 @@ static void job_free(struct job *jb)
 	}
 	jb->l->inflight--;
 	atomic_fetch_sub(&jb->l->e->inflight, 1);
+	metrics_inflight(MET_PUBLISH, -1);
 	json_decref(jb->cred);
 	arena_free(jb->ia);
 	arena_free(jb->a);
@@ -167,6 +169,7 @@ static void attempt_end(struct job *jb, const char *outcome, const struct hresp 
 {
 	if (!jb->attempt[0])
 		return;
+	metrics_attempt(MET_PUBLISH, jb->pr ? jb->pr->identifier : NULL, outcome);
 	char *resp = NULL;
 	if (r && r->body_len) {
 		size_t n = r->body_len > RESPONSE_KEEP ? RESPONSE_KEEP : r->body_len;
@@ -274,6 +277,8 @@ static void handle(struct job *jb, enum pub_status st, const struct hresp *r)
 		if (r && r->body_len)
 			resp = arena_strndup(jb->ia, r->body,
 					     r->body_len > RESPONSE_KEEP ? RESPONSE_KEEP : r->body_len);
+		if (jb->attempt[0])
+			metrics_attempt(MET_PUBLISH, jb->pr->identifier, "ok");
 		int rc = store_engine_published(jb->l->st, jb->j.root_id, jb->l->e->owner, it->id,
 						jb->attempt, c->release_id, c->release_url,
 						r ? r->status : 0, resp, last, now);
@@ -477,6 +482,9 @@ static void job_start(struct engine_loop *l, const struct store_job *sj)
 	jb->lease_until = now_ms() + l->e->cfg->lease_seconds * 1000;
 	l->inflight++;
 	atomic_fetch_add(&l->e->inflight, 1);
+	metrics_inflight(MET_PUBLISH, 1);
+	if (sj->due_at)
+		metrics_lag(now_ms() - sj->due_at);
 
 	int rc = store_engine_thread(l->st, jb->a, jb->j.root_id, &jb->items, &jb->nitems);
 	if (rc) {

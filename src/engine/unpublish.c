@@ -26,6 +26,7 @@
 #include "../core/config.h"
 #include "../core/crypto.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../core/timeutil.h"
 #include "../http/client.h"
 #include "../providers/provider.h"
@@ -68,6 +69,7 @@ static void ujob_free(struct ujob *u)
 {
 	u->l->inflight--;
 	atomic_fetch_sub(&u->l->e->inflight, 1);
+	metrics_inflight(MET_UNPUBLISH, -1);
 	json_decref(u->cred);
 	arena_free(u->ia);
 	arena_free(u->a);
@@ -111,6 +113,7 @@ static void attempt_end(struct ujob *u, const char *outcome, const struct hresp 
 {
 	if (!u->attempt[0])
 		return;
+	metrics_attempt(MET_UNPUBLISH, u->pr ? u->pr->identifier : NULL, outcome);
 	char *resp = NULL;
 	if (r && r->body_len)
 		resp = arena_strndup(u->ia, r->body,
@@ -218,6 +221,8 @@ static void handle(struct ujob *u, enum pub_status st, const struct hresp *r)
 			retry_later(u, "the platform's answer could not be recorded", 0);
 			return;
 		}
+		if (u->attempt[0])
+			metrics_attempt(MET_UNPUBLISH, u->pr->identifier, "deleted");
 		u->attempt[0] = 0;
 		u->items[u->cur].state = (char *)PS_DELETED;
 		u->cur--;
@@ -341,6 +346,7 @@ static void ujob_start(struct engine_loop *l, const struct store_job *sj)
 	u->lease_until = sj->lease_until;
 	l->inflight++;
 	atomic_fetch_add(&l->e->inflight, 1);
+	metrics_inflight(MET_UNPUBLISH, 1);
 	/* whatever attempt of this post is still open belongs to a run that
 	 * died (nothing else works on a post in state deleting) */
 	store_engine_close_open_attempts(l->st, u->j.root_id, "interrupted", now_ms());

@@ -281,6 +281,7 @@ struct store_job {
 	char *root_id, *org_id, *channel_id, *provider;
 	int attempts, interval_days;
 	int64_t publish_at, lease_until;
+	int64_t due_at; /* store_engine_claim: when it was due (lag metrics) */
 };
 
 int store_engine_claim(struct store *st, struct arena *a, const char *owner, int64_t now,
@@ -344,6 +345,15 @@ struct store_attempt {
 /* Every publish attempt of a post group, oldest first. */
 int store_post_attempts(struct store *st, struct arena *a, const char *org_id, const char *group,
 			struct store_attempt **out, size_t *n);
+
+/* metrics (store_metrics.c): live root posts per state, and queued roots
+ * already due (the engine's backlog) */
+struct store_count {
+	char *name;
+	int64_t n;
+};
+int store_post_state_counts(struct store *st, struct arena *a, struct store_count **out, size_t *n);
+int store_post_due_count(struct store *st, int64_t now, int64_t *out);
 
 /* ---- unpublish: deleting published posts from their platform ----
  * (store_unpublish.c; the engine's src/engine/unpublish.c runs the jobs)

@@ -20,7 +20,7 @@ static const char claim_sqlite[] =
 	" WHERE id IN (SELECT id FROM posts INDEXED BY posts_due WHERE state = 'queued' AND parent_id IS NULL"
 	" AND deleted_at IS NULL AND due_at <= $3 ORDER BY due_at LIMIT $4)"
 	" AND state = 'queued'"
-	" RETURNING id, org_id, channel_id, attempts, interval_days, publish_at";
+	" RETURNING id, org_id, channel_id, attempts, interval_days, publish_at, due_at";
 
 /* PostgreSQL: concurrent workers skip each other's rows instead of waiting */
 static const char claim_pg[] =
@@ -28,7 +28,7 @@ static const char claim_pg[] =
 	" WHERE id IN (SELECT id FROM posts WHERE state = 'queued' AND parent_id IS NULL"
 	" AND deleted_at IS NULL AND due_at <= $3 ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED)"
 	" AND state = 'queued'"
-	" RETURNING id, org_id, channel_id, attempts, interval_days, publish_at";
+	" RETURNING id, org_id, channel_id, attempts, interval_days, publish_at, due_at";
 
 static void read_job(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
 {
@@ -39,6 +39,13 @@ static void read_job(struct store *st, struct arena *a, struct db_stmt *s, void 
 	j->attempts = (int)ci(st, s, 3);
 	j->interval_days = (int)ci(st, s, 4);
 	j->publish_at = ci(st, s, 5);
+}
+
+static void read_job_claimed(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
+{
+	struct store_job *j = elem;
+	read_job(st, a, s, elem);
+	j->due_at = ci(st, s, 6);
 }
 
 static void read_job_leased(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
@@ -74,7 +81,7 @@ int store_engine_claim(struct store *st, struct arena *a, const char *owner, int
 	bi(st, s, 2, now + lease_ms);
 	bi(st, s, 3, now);
 	bi(st, s, 4, limit);
-	return collect(st, a, s, sizeof(**out), read_job, (void **)out, n);
+	return collect(st, a, s, sizeof(**out), read_job_claimed, (void **)out, n);
 }
 
 int store_engine_thread(struct store *st, struct arena *a, const char *root_id,
