@@ -37,6 +37,7 @@
 #include "provider.h"
 #include "../core/arena.h"
 #include "../core/buf.h"
+#include "../core/config.h"
 #include "../core/log.h"
 #include "../http/client.h"
 
@@ -1468,7 +1469,8 @@ static void transport_init(void)
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	/* the system CA store (OpenSSL's default paths are loaded as well);
 	 * HERALD_NOSTR_CA_FILE adds a bundle, e.g. a test CA */
-	const char *ca = getenv("HERALD_NOSTR_CA_FILE");
+	const struct config *cfg = providers_config();
+	const char *ca = cfg ? cfg->nostr_ca_file : NULL;
 	if (ca && *ca)
 		info.client_ssl_ca_filepath = ca;
 	else if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
@@ -1583,8 +1585,9 @@ static int nostr_send(struct pub_ctx *c, struct event_base *base,
 
 static long timeout_ms(void)
 {
-	const char *v = getenv("HERALD_NOSTR_TIMEOUT_MS");
-	long t = v && *v ? strtol(v, NULL, 10) : DEFAULT_TIMEOUT_MS;
+	/* HERALD_NOSTR_TIMEOUT_MS / --nostr-timeout-ms, checked by the config table */
+	const struct config *cfg = providers_config();
+	long t = cfg ? cfg->nostr_timeout_ms : DEFAULT_TIMEOUT_MS;
 	if (t < 100)
 		t = 100;
 	if (t > 120000)

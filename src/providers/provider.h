@@ -166,6 +166,12 @@ int64_t pub_retry_after(const struct hresp *r);
 /* Shared classification of an HTTP status for simple JSON APIs. */
 enum pub_status pub_classify_status(long status);
 
+/* The configuration providers read (timeouts, CA files), set once by
+ * `serve` before any loop runs; NULL (defaults) until then. */
+struct config;
+void providers_configure(const struct config *cfg);
+const struct config *providers_config(void);
+
 const struct provider *provider_find(const char *identifier);
 size_t provider_count(void);
 const struct provider *provider_at(size_t i);
