@@ -115,7 +115,23 @@ static const char claim_pg[] = CLAIM_SQL(" FOR UPDATE SKIP LOCKED");
 int store_unpublish_claim(struct store *st, struct arena *a, const char *owner, int64_t now,
 			  int64_t lease_ms, int limit, struct store_job **out, size_t *n)
 {
-	struct db_stmt *s = prep(st, DRV(st)->dialect == DB_PG ? claim_pg : claim_sqlite);
+	/* a read first: ticks find nothing almost always, and a read takes no
+	 * write lock (SQLite serializes writers) */
+	struct db_stmt *s = prep(st, "SELECT 1 FROM posts WHERE state = 'deleting'"
+				     " AND parent_id IS NULL AND due_at <= $1"
+				     " AND (lease_until IS NULL OR lease_until < $1) LIMIT 1");
+	if (!s)
+		return -1;
+	bi(st, s, 1, now);
+	int rc = step(st, s);
+	reset(st, s);
+	if (rc < 0)
+		return -1;
+	*out = NULL;
+	*n = 0;
+	if (rc != DB_ROW)
+		return 0;
+	s = prep(st, DRV(st)->dialect == DB_PG ? claim_pg : claim_sqlite);
 	if (!s)
 		return -1;
 	bt(st, s, 1, owner);
