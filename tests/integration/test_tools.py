@@ -47,6 +47,8 @@ class ToolsTest(unittest.TestCase):
                                            "112233445566778899/WebhookTokenAbc_def-1234567890"})
         cls.telegram = cls.connect("telegram", {"token": TG_TOKEN, "chat_id": "-1001234567890"})
         cls.masto = cls.connect("mastodon", {"instance": u, "access_token": MASTO_TOKEN})
+        cls.bsky = cls.connect("bluesky", {"service": u, "identifier": "alice.test",
+                                           "password": "abcd-efgh-ijkl-mnop"})
 
     @classmethod
     def tearDownClass(cls):
@@ -179,6 +181,32 @@ class ToolsTest(unittest.TestCase):
              "reply": {"status": 401, "json": {"error": "The access token was revoked"}}}])
         self.envelope(st, b, 401, "platform_auth_failed")
         self.assertIn("The access token was revoked", b["error"]["message"])
+
+    def test_bluesky_profile_logs_in_once_and_refreshes(self):
+        did = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
+        prof = {"did": did, "handle": "alice.test", "displayName": "Alice", "followersCount": 7,
+                "followsCount": 2, "postsCount": 40, "labels": [], "indexedAt": "2026-01-01T00:00:00Z"}
+        want = {"did": did, "handle": "alice.test", "displayName": "Alice", "followersCount": 7,
+                "followsCount": 2, "postsCount": 40}
+        get = lambda tok, reply: {"expect": {
+            "method": "GET", "path": "/xrpc/app.bsky.actor.getProfile", "query": {"actor": did},
+            "headers": {"authorization": "Bearer " + tok}}, "reply": reply}
+        st, b = self.trigger(self.bsky, "profile", exchanges=[
+            {"expect": {"method": "POST", "path": "/xrpc/com.atproto.server.createSession",
+                        "json": {"identifier": "alice.test", "password": "abcd-efgh-ijkl-mnop"}},
+             "reply": {"json": {"accessJwt": "acc-1", "refreshJwt": "ref-1", "did": did,
+                                "handle": "alice.test"}}},
+            get("acc-1", {"json": prof})])
+        self.assertEqual((st, b), (200, {"output": want}))
+        # the session was kept: no second login; an expired token is refreshed
+        st, b = self.trigger(self.bsky, "profile", exchanges=[
+            get("acc-1", {"status": 400, "json": {"error": "ExpiredToken", "message": "expired"}}),
+            {"expect": {"method": "POST", "path": "/xrpc/com.atproto.server.refreshSession",
+                        "headers": {"authorization": "Bearer ref-1"}},
+             "reply": {"json": {"accessJwt": "acc-2", "refreshJwt": "ref-2", "did": did,
+                                "handle": "alice.test"}}},
+            get("acc-2", {"json": prof})])
+        self.assertEqual((st, b), (200, {"output": want}))
 
     # ---- the contract ----
 
