@@ -302,6 +302,12 @@ void h_post_group_delete(void *p)
 {
 	struct call *c = p;
 	int cnt = 0, inflight = 0;
+	/* herald extension: also delete it from the platform (unpublish.c) */
+	char *root = NULL;
+	if (api_unpublish_requested(c) &&
+	    store_group_root(c->st, c->a, c->org_id, c->params[0], &root) == 0 &&
+	    api_unpublish(c, root, UNPUB_REMOVE) <= 0)
+		return;
 	int rc = store_post_delete_group(c->st, c->org_id, c->params[0], &cnt, &inflight);
 	if (rc == STORE_CONFLICT) {
 		api_fail(c, HERR_INVALID_STATE, "group",

@@ -27,7 +27,7 @@ const struct route api_routes[] = {
 	{HM_GET, "/public/v1/find-slot/{id}", h_find_slot, P, "postizFindSlot", "next free posting time of a channel"},
 	{HM_GET, "/public/v1/posts", h_posts_list, P, "postizListPosts", "posts in a date range"},
 	{HM_POST, "/public/v1/posts", h_posts_create, P | RF_POST_RATE, "postizCreatePosts", "create, schedule, draft or update posts"},
-	{HM_DELETE, "/public/v1/posts/group/{group}", h_post_group_delete, P, "postizDeleteGroup", "delete a post group"},
+	{HM_DELETE, "/public/v1/posts/group/{group}", h_post_group_delete, P, "postizDeleteGroup", "delete a post group; ?platform=true also deletes it from the platform"},
 	{HM_GET, "/public/v1/posts/{id}/missing", h_post_missing, P, "postizPostMissing", "candidate platform items for a post without release id"},
 	{HM_PUT, "/public/v1/posts/{id}/status", h_post_status, P, "postizPostStatus", "move a post between draft and scheduled"},
 	{HM_PUT, "/public/v1/posts/{id}/settings", h_post_settings, P, "postizPostSettings", "merge provider settings of a post"},

@@ -380,6 +380,9 @@ int store_unpublish_renew(struct store *st, const char *root_id, const char *own
 /* Free every unpublish lease not held by `owner` (SQLite at start: one
  * process serves the file, so every other lease is a dead one). */
 int store_unpublish_release(struct store *st, const char *owner);
+/* The live root post of a group (Postiz DELETE by group). */
+int store_group_root(struct store *st, struct arena *a, const char *org_id, const char *group,
+		     char **out_id);
 int store_unpublish_attempt_begin(struct store *st, const char *item_id, int64_t now,
 				  const char *request, char out_id[32]);
 /* One item is gone from the platform: the attempt's answer and the item's

@@ -266,3 +266,20 @@ int store_unpublish_release(struct store *st, const char *owner)
 	bt(st, s, 1, owner);
 	return run(st, s, NULL);
 }
+
+int store_group_root(struct store *st, struct arena *a, const char *org_id, const char *group,
+		     char **out_id)
+{
+	struct db_stmt *s = prep(st, "SELECT id FROM posts WHERE org_id = $1 AND grp = $2"
+				     " AND parent_id IS NULL AND deleted_at IS NULL");
+	if (!s)
+		return -1;
+	bt(st, s, 1, org_id);
+	bt(st, s, 2, group);
+	int rc = step(st, s);
+	*out_id = rc == DB_ROW ? ct(st, a, s, 0) : NULL;
+	reset(st, s);
+	if (rc < 0)
+		return -1;
+	return *out_id ? 0 : STORE_NOTFOUND;
+}

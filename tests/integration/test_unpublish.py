@@ -195,6 +195,22 @@ class UnpublishApiTest(unittest.TestCase):
         self.assertEqual(self.fake.problems(), [])
 
 
+    def test_postiz_delete_group_with_platform(self):
+        key = self.srv.key("unpub_group")
+        ch = self.connect(key)
+        pid = self.publish(key, ch, "5005")
+        st, _, p = self.srv.request("GET", "/public/v1/posts/" + pid, key=key)
+        group = p["group"]
+        self.fake.load([delete_ex("5005")])
+        st, _, b = self.srv.request("DELETE", "/public/v1/posts/group/%s?platform=true" % group, key=key)
+        self.assertEqual(st, 200, b)
+        self.assertEqual((b["deleting"], b["group"]), (True, group), b)
+        self.wait(key, pid, (None,))
+        self.assertEqual(self.fake.problems(), [])
+        st, _, b = self.srv.request("DELETE", "/public/v1/posts/group/%s?platform=true" % group, key=key)
+        self.assertEqual(st, 404, b)
+
+
 class UnpublishCrashTest(unittest.TestCase):
     def test_kill9_mid_delete_finishes_after_restart(self):
         fake = FakePlatform(MEDIA).start()
