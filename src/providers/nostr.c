@@ -1764,7 +1764,10 @@ static enum pub_status nostr_unpublish(struct pub_ctx *c, const struct hresp *pr
 	if (prev) {
 		if (prev->status == 200)
 			return PUB_OK;
-		return nostr_publish(c, prev);
+		enum pub_status st = nostr_publish(c, prev);
+		if (c->error)
+			c->error = arena_printf(c->a, "the NIP-09 deletion request: %s", c->error);
+		return st;
 	}
 	if (!is_hex64(c->release_id)) {
 		c->error = arena_printf(c->a, "the post's release id is not a Nostr event id (%s)",

@@ -495,6 +495,31 @@ class NostrTest(NostrCase):
         self.assertEqual([a["outcome"] for a in dels], ["deleted"], p["attempts"])
         self.assertEqual(json.loads(dels[0]["platformResponse"])["id"], ev["id"])
 
+    def test_delete_refused_by_every_relay_keeps_the_post(self):
+        """every relay refuses the kind-5 request: the post stays published with the
+        relays' words, and the refusal is an unpublish attempt"""
+        r = self.relay("ok", "blocked")
+        ch, sk, acct = self.connect([r.url])
+        pid = self.post(ch, "a note the relay keeps")
+        p = self.wait(pid)
+        self.assertEqual(p["status"], "published", p)
+        st, h, b = self.srv.request("POST", "/v1/posts/%s/unpublish" % pid, key=self.key)
+        self.assertEqual(st, 202, b)
+        deadline = time.monotonic() + 20
+        while True:
+            st, h, p = self.srv.request("GET", "/public/v1/posts/" + pid, key=self.key)
+            if p["status"] != "deleting" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(p["status"], "published", p)
+        self.assertIn("NIP-09 deletion request", p["error"] or "")
+        self.assertIn("blocked: this pubkey is not welcome here", p["error"] or "")
+        evs = r.received()
+        self.assertEqual([e["kind"] for e in evs], [1, 5])
+        self.verify(evs)
+        dels = [a for a in p["attempts"] if a.get("kind") == "unpublish"]
+        self.assertEqual([a["outcome"] for a in dels], ["failed"], p["attempts"])
+
     def test_nsec_key_connects_and_signs(self):
         r = self.relay("ok")
         sk = new_seckey()
