@@ -26,6 +26,7 @@ struct store;
 #define RF_POSTIZ    (1u << 1) /* Postiz route: Postiz-shaped errors too */
 #define RF_POST_RATE (1u << 2) /* counts against HERALD_API_LIMIT */
 #define RF_NATIVE    (1u << 3) /* /v1 */
+#define RF_NO_IDEM   (1u << 4) /* no Idempotency-Key: the body's own protocol rules (MCP) */
 
 struct app {
 	const struct config *cfg;
@@ -77,6 +78,8 @@ extern const size_t api_nroutes;
 void api_handle(struct http_req *r);
 
 void api_reply(struct call *c, int status, json_t *v); /* steals v */
+/* api_reply without a body (MCP's 202 to notifications). */
+void api_reply_empty(struct call *c, int status);
 /* Answer later: the handler returns without replying and the call (with
  * its arena) stays alive until api_reply/api_fail is called from a
  * callback on the same loop.  Calls being answered later count as busy
@@ -97,6 +100,11 @@ void api_fail_rule(struct call *c, enum herr e, const char *field, const char *r
 void api_fail_violations(struct call *c, enum herr e, const char *field, const char *rule,
 			 const char *platform, json_t *violations, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
+
+/* The error envelope {"error":{...}} of SPEC 5 outside a call (MCP tool
+ * arguments that never became a request).  New reference. */
+json_t *api_envelope(const struct app *app, const char *request_id, enum herr e, const char *field,
+		     const char *msg);
 
 /* Parse the body as a JSON object; on failure the reply is sent and NULL
  * returned.  The value is freed with the request arena. */
@@ -129,6 +137,7 @@ void h_accounts_create(void *); void h_accounts_list(void *); void h_account_get
 void h_account_delete(void *);
 void h_feed_atom(void *); void h_feed_rss(void *); void h_openapi(void *);
 void h_posts_validate(void *);
+void h_mcp(void *); /* src/mcp/mcp_http.c */
 void h_native_create(void *); void h_native_list(void *); void h_native_get(void *);
 void h_native_patch(void *); void h_native_cancel(void *); void h_native_retry(void *);
 void h_native_approve(void *); void h_platforms(void *);

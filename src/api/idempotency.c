@@ -53,7 +53,7 @@ int idem_begin(struct call *c)
 	enum http_method m = c->r->method;
 	if (m != HM_POST && m != HM_PUT && m != HM_PATCH && m != HM_DELETE)
 		return 0;
-	if (!c->org_id)
+	if (!c->org_id || (c->route && (c->route->flags & RF_NO_IDEM)))
 		return 0;
 	const char *key = http_header(c->r, "Idempotency-Key");
 	if (!key)

@@ -81,8 +81,15 @@ HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 
 
+# HERALD_* variables of the caller are dropped (a developer's settings must
+# not change what a test sees), except the store: `make integration-pg` runs
+# the suites on PostgreSQL by setting HERALD_DATABASE_URL.
+KEPT_ENV = ("HERALD_DATABASE_URL",)
+
+
 def base_env(extra=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("HERALD_") or k in KEPT_ENV}
     env.update(SANITIZER_ENV)
     if extra:
         env.update({k: str(v) for k, v in extra.items()})
