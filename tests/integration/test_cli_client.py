@@ -18,7 +18,7 @@ import unittest
 from harness import HERALD_BIN, HeraldTestCase, base_env, run_cli, unique, future, iso_z
 
 ALL_COMMANDS = ("serve", "keys", "channels", "post", "posts", "validate", "media", "import",
-                "config", "completion", "man", "version", "help")
+                "mcp", "config", "completion", "man", "version", "help")
 CLIENT_COMMANDS = ("post", "posts", "validate", "media", "import")
 TG_CRED = {"token": "123456789:AAHvalidateTokenForHeraldTests_abcd", "chat_id": "42"}
 
