@@ -146,5 +146,16 @@ void h_mcp(void *); /* src/mcp/mcp_http.c */
 void h_native_create(void *); void h_native_list(void *); void h_native_get(void *);
 void h_native_patch(void *); void h_native_cancel(void *); void h_native_retry(void *);
 void h_native_approve(void *); void h_platforms(void *); void h_native_batch(void *);
+void h_post_unpublish(void *);
+void h_integration_trigger(void *);
+void h_metrics(void *);
+struct provider;
+/* tools.c: a provider's tools as integration-settings lists them */
+json_t *tools_json(const struct provider *pr);
+/* unpublish.c: ?platform=true on a Postiz DELETE, and the shared request
+ * (mode UNPUB_KEEP or UNPUB_REMOVE): 0 answered, -1 error answered, 1
+ * nothing of the post is on the platform (nothing answered) */
+int api_unpublish_requested(struct call *c);
+int api_unpublish(struct call *c, const char *id, int mode);
 
 #endif

@@ -144,8 +144,9 @@ void h_integration_settings(void *p)
 	if (!settings)
 		settings = json_string("No additional settings required");
 	api_reply(c, 200,
-		  json_pack("{s:{s:s,s:i,s:o,s:[]}}", "output", "rules", pr ? pr->rules : "",
-			    "maxLength", pr ? pr->max_length : 0, "settings", settings, "tools"));
+		  json_pack("{s:{s:s,s:i,s:o,s:o}}", "output", "rules", pr ? pr->rules : "",
+			    "maxLength", pr ? pr->max_length : 0, "settings", settings, "tools",
+			    tools_json(pr)));
 }
 
 void h_find_slot(void *p)

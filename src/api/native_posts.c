@@ -419,7 +419,7 @@ static json_t *iso_or_null(int64_t ms)
 static const char *aggregate(const struct store_post *rows, size_t n)
 {
 	int cnt_pub = 0, cnt_fail = 0, cnt_unc = 0, cnt_q = 0, cnt_draft = 0, cnt_publishing = 0,
-	    cnt_cancel = 0, roots = 0;
+	    cnt_cancel = 0, cnt_deleting = 0, cnt_deleted = 0, roots = 0;
 	for (size_t i = 0; i < n && !rows[i].parent_id; i++) {
 		const char *s = rows[i].state;
 		roots++;
@@ -430,9 +430,16 @@ static const char *aggregate(const struct store_post *rows, size_t n)
 		else if (!strcmp(s, PS_DRAFT)) cnt_draft++;
 		else if (!strcmp(s, PS_PUBLISHING)) cnt_publishing++;
 		else if (!strcmp(s, PS_CANCELED)) cnt_cancel++;
+		else if (!strcmp(s, PS_DELETING)) cnt_deleting++;
+		else if (!strcmp(s, PS_DELETED)) cnt_deleted++;
 	}
 	if (cnt_publishing)
 		return PS_PUBLISHING;
+	/* unpublish (unpublish.c): being deleted from, or deleted on, the platform */
+	if (cnt_deleting)
+		return PS_DELETING;
+	if (cnt_deleted && cnt_deleted + cnt_cancel == roots)
+		return PS_DELETED;
 	if (cnt_q)
 		return cnt_pub ? PS_PUBLISHING : PS_QUEUED;
 	if (cnt_draft)
@@ -474,6 +481,7 @@ static json_t *attempts_of(struct call *c, const struct store_post *root)
 				      v[i].http_status ? json_integer(v[i].http_status) : json_null(),
 				      "error", nullable(v[i].error), "request", nullable(v[i].request),
 				      "platformResponse", nullable(v[i].response));
+		json_object_set_new(o, "kind", nullable(v[i].kind)); /* publish | unpublish */
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -1088,7 +1096,8 @@ void h_native_list(void *p)
 	}
 	f.state = http_query_param(c->r, "status");
 	static const char *const states[] = {PS_DRAFT, PS_QUEUED, PS_PUBLISHING, PS_PUBLISHED,
-					     PS_FAILED, PS_CANCELED, PS_UNCONFIRMED, NULL};
+					     PS_FAILED, PS_CANCELED, PS_UNCONFIRMED, PS_DELETING,
+					     PS_DELETED, NULL};
 	if (f.state) {
 		int ok = 0;
 		for (int i = 0; states[i]; i++)
@@ -1096,7 +1105,7 @@ void h_native_list(void *p)
 		if (!ok) {
 			api_fail(c, HERR_VALIDATION, "status",
 				 "status must be one of draft, queued, publishing, published, failed, "
-				 "canceled, unconfirmed");
+				 "canceled, unconfirmed, deleting, deleted");
 			return;
 		}
 	}

@@ -31,8 +31,10 @@ const char *postiz_state(const char *s)
 {
 	if (!strcmp(s, PS_DRAFT))
 		return "DRAFT";
-	if (!strcmp(s, PS_PUBLISHED))
-		return "PUBLISHED";
+	if (!strcmp(s, PS_PUBLISHED) || !strcmp(s, PS_DELETING))
+		return "PUBLISHED"; /* deleting: still on the platform */
+	if (!strcmp(s, PS_DELETED))
+		return "ERROR"; /* Postiz has no state for "deleted from the platform" */
 	if (!strcmp(s, PS_FAILED) || !strcmp(s, PS_UNCONFIRMED) || !strcmp(s, PS_CANCELED))
 		return "ERROR";
 	return "QUEUE"; /* queued, publishing */
@@ -181,6 +183,8 @@ void h_posts_list(void *p)
  * when it has a publish time, whatever the post as a whole is doing. */
 static const char *item_state(const struct store_post *v, size_t i)
 {
+	if (!strcmp(v[i].state, PS_DELETED) || !strcmp(v[i].state, PS_DELETING))
+		return v[i].state;
 	if (v[i].published_at)
 		return PS_PUBLISHED;
 	if (i == 0 && !strcmp(v[0].state, PS_PUBLISHED))
@@ -241,6 +245,7 @@ static json_t *attempts_json(struct call *c, const struct store_post *root)
 				      v[i].http_status ? json_integer(v[i].http_status) : json_null(),
 				      "error", nullable(v[i].error));
 		json_object_set_new(o, "platformResponse", nullable(v[i].response));
+		json_object_set_new(o, "kind", nullable(v[i].kind));
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -271,6 +276,9 @@ void h_post_delete(void *p)
 	size_t n;
 	if (load_thread(c, &v, &n))
 		return;
+	/* herald extension: also delete it from the platform (unpublish.c) */
+	if (api_unpublish_requested(c) && api_unpublish(c, c->params[0], UNPUB_REMOVE) <= 0)
+		return;
 	int cnt = 0, inflight = 0;
 	int rc = store_post_delete_group(c->st, c->org_id, v[0].grp, &cnt, &inflight);
 	if (rc == STORE_CONFLICT) {
@@ -294,6 +302,12 @@ void h_post_group_delete(void *p)
 {
 	struct call *c = p;
 	int cnt = 0, inflight = 0;
+	/* herald extension: also delete it from the platform (unpublish.c) */
+	char *root = NULL;
+	if (api_unpublish_requested(c) &&
+	    store_group_root(c->st, c->a, c->org_id, c->params[0], &root) == 0 &&
+	    api_unpublish(c, root, UNPUB_REMOVE) <= 0)
+		return;
 	int rc = store_post_delete_group(c->st, c->org_id, c->params[0], &cnt, &inflight);
 	if (rc == STORE_CONFLICT) {
 		api_fail(c, HERR_INVALID_STATE, "group",

@@ -8,6 +8,7 @@
 #include "../core/log.h"
 #include "../core/timeutil.h"
 #include "../engine/engine.h"
+#include "../providers/provider.h"
 #include "../http/client.h"
 #include "../mcp/tools.h"
 #include "../store/store.h"
@@ -119,6 +120,7 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 		return 2;
 	}
 	struct serve_ctx sc = {.cfg = cfg};
+	providers_configure(cfg);
 	sc.app.cfg = cfg;
 	sc.app.started_ms = now_ms();
 	struct store *st = NULL;

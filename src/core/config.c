@@ -40,6 +40,10 @@ static const struct opt opts[] = {
 	{"retry-base", "HERALD_RETRY_BASE_MS", L(retry_base_ms), "30000", 0, 10, 86400000, "first retry delay in ms (doubles per attempt, with jitter)"},
 	{"retry-max", "HERALD_RETRY_MAX", L(retry_max), "8", 0, 1, 100, "attempts before a retryable failure becomes final"},
 	{"drain", "HERALD_DRAIN_SECONDS", L(drain_seconds), "10", 0, 0, 600, "seconds SIGTERM waits for in-flight publishes"},
+	{"nostr-timeout-ms", "HERALD_NOSTR_TIMEOUT_MS", L(nostr_timeout_ms), "10000", 0, 100, 120000, "ms a Nostr publish waits for the relays' OK answers"},
+	{"nostr-ca-file", "HERALD_NOSTR_CA_FILE", S(nostr_ca_file), "", 0, 0, 0, "extra CA bundle for wss:// relays (default: the system store)"},
+	{"metrics", "HERALD_METRICS", S(metrics), "token", 0, 0, 0, "GET /metrics: token (needs Authorization: Bearer HERALD_METRICS_TOKEN), public or off"},
+	{NULL, "HERALD_METRICS_TOKEN", S(metrics_token), "", 1, 0, 0, "bearer token a Prometheus scraper sends for GET /metrics"},
 	{"log-level", "HERALD_LOG_LEVEL", S(log_level), "info", 0, 0, 0, "debug, info, warn or error"},
 };
 
@@ -123,6 +127,10 @@ int config_load(struct config *c, int *argc, char **argv, char *err, size_t errl
 	size_t pl = strlen(c->public_url);
 	while (pl > 0 && c->public_url[pl - 1] == '/')
 		c->public_url[--pl] = 0;
+	if (strcmp(c->metrics, "token") && strcmp(c->metrics, "public") && strcmp(c->metrics, "off")) {
+		snprintf(err, errlen, "metrics: '%s' is not one of token, public, off", c->metrics);
+		return -1;
+	}
 	if (strcmp(c->role, "all") && strcmp(c->role, "api") && strcmp(c->role, "worker")) {
 		snprintf(err, errlen, "role: '%s' is not one of api, worker, all", c->role);
 		return -1;

@@ -31,6 +31,10 @@ struct config {
 	long retry_max;
 	long drain_seconds;
 	char *log_level;
+	long nostr_timeout_ms;
+	char *nostr_ca_file;
+	char *metrics;       /* token | public | off */
+	char *metrics_token;
 	int public_url_derived; /* not set by the user: follows the bound port */
 };
 

@@ -8,6 +8,7 @@
 #include "../core/crypto.h"
 #include "../core/ids.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../core/timeutil.h"
 #include "../http/client.h"
 #include "../providers/provider.h"
@@ -23,39 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_int.h"
+
 #define TICK_MS 200
 #define CLAIM_BATCH 64
-#define MAX_INFLIGHT 128
 #define HOUSEKEEP_MS 5000
 #define RESPONSE_KEEP 65536
-#define PACE_SLOTS 4096
-
-struct pace {
-	char channel[32];
-	int64_t next;
-};
-
-struct engine {
-	const struct config *cfg;
-	char owner[40];
-	atomic_int stopping;
-	atomic_int inflight;
-	int recovered_once;
-	pthread_mutex_t mu;
-	struct pace pace[PACE_SLOTS];
-};
-
-struct engine_loop {
-	struct engine *e;
-	int index;
-	struct event_base *base;
-	struct store *st;
-	struct hclient *http;
-	struct event *tick;
-	int inflight;
-	int64_t last_housekeep; /* engine_startup ran the first one */
-	int saturated; /* the last claim was cut by the batch or in-flight cap */
-};
 
 struct job {
 	struct engine_loop *l;
@@ -143,6 +117,7 @@ static void job_free(struct job *jb)
 	}
 	jb->l->inflight--;
 	atomic_fetch_sub(&jb->l->e->inflight, 1);
+	metrics_inflight(MET_PUBLISH, -1);
 	json_decref(jb->cred);
 	arena_free(jb->ia);
 	arena_free(jb->a);
@@ -164,7 +139,7 @@ static void finish(struct job *jb, const char *state, const char *error, int64_t
 	job_free(jb);
 }
 
-static int64_t backoff_ms(const struct config *cfg, int attempts, int64_t retry_after)
+int64_t engine_backoff_ms(const struct config *cfg, int attempts, int64_t retry_after)
 {
 	int64_t d = cfg->retry_base_ms;
 	for (int i = 0; i < attempts && d < 3600000; i++)
@@ -186,7 +161,7 @@ static void retry_later(struct job *jb, const char *why, int64_t retry_after)
 		return;
 	}
 	finish(jb, PS_QUEUED, arena_printf(jb->a, "attempt %d failed, will retry: %s", attempts, why),
-	       now_ms() + backoff_ms(jb->l->e->cfg, jb->j.attempts, retry_after), 1);
+	       now_ms() + engine_backoff_ms(jb->l->e->cfg, jb->j.attempts, retry_after), 1);
 }
 
 static void attempt_end(struct job *jb, const char *outcome, const struct hresp *r,
@@ -194,6 +169,7 @@ static void attempt_end(struct job *jb, const char *outcome, const struct hresp 
 {
 	if (!jb->attempt[0])
 		return;
+	metrics_attempt(MET_PUBLISH, jb->pr ? jb->pr->identifier : NULL, outcome);
 	char *resp = NULL;
 	if (r && r->body_len) {
 		size_t n = r->body_len > RESPONSE_KEEP ? RESPONSE_KEEP : r->body_len;
@@ -301,6 +277,8 @@ static void handle(struct job *jb, enum pub_status st, const struct hresp *r)
 		if (r && r->body_len)
 			resp = arena_strndup(jb->ia, r->body,
 					     r->body_len > RESPONSE_KEEP ? RESPONSE_KEEP : r->body_len);
+		if (jb->attempt[0])
+			metrics_attempt(MET_PUBLISH, jb->pr->identifier, "ok");
 		int rc = store_engine_published(jb->l->st, jb->j.root_id, jb->l->e->owner, it->id,
 						jb->attempt, c->release_id, c->release_url,
 						r ? r->status : 0, resp, last, now);
@@ -504,6 +482,9 @@ static void job_start(struct engine_loop *l, const struct store_job *sj)
 	jb->lease_until = now_ms() + l->e->cfg->lease_seconds * 1000;
 	l->inflight++;
 	atomic_fetch_add(&l->e->inflight, 1);
+	metrics_inflight(MET_PUBLISH, 1);
+	if (sj->due_at)
+		metrics_lag(now_ms() - sj->due_at);
 
 	int rc = store_engine_thread(l->st, jb->a, jb->j.root_id, &jb->items, &jb->nitems);
 	if (rc) {
@@ -577,6 +558,10 @@ static void housekeep_store(struct engine *e, struct store *st, int64_t now)
 					safe ? PS_QUEUED : PS_UNCONFIRMED);
 		}
 	}
+	/* unpublish jobs of a dead SQLite process: claimable at once (deleting
+	 * is idempotent, so they simply run again) */
+	if (not_ours && store_unpublish_release(st, e->owner))
+		log_msg(LOG_ERROR, "engine", "cannot release old unpublish leases");
 	e->recovered_once = 1;
 	int swept = 0;
 	if (store_engine_sweep_overdue(st, now, e->cfg->overdue_horizon * 1000, &swept) == 0 &&
@@ -615,6 +600,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 				l->saturated = 1; /* more may be due */
 		}
 		arena_free(a);
+		/* deletions from platforms share the loop's in-flight budget */
+		room = MAX_INFLIGHT - l->inflight;
+		if (room > 0)
+			unpublish_tick(l, now, room > 8 ? 8 : room);
 	}
 	evtimer_add(l->tick, &tv);
 }

@@ -1,4 +1,5 @@
 #include "server.h"
+#include "../core/metrics.h"
 #include "../core/arena.h"
 #include "../core/ids.h"
 #include "../core/log.h"
@@ -320,6 +321,7 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 		}
 		if (r->gone) {
 			r->status = status;
+			metrics_http(r->route, status);
 			if (loops && loops[r->loop_index].o->access_log)
 				access_log(r, 0);
 			arena_free(r->a);
@@ -357,6 +359,7 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 	}
 	evhttp_send_reply(r->ev, status, reason, b);
 	evbuffer_free(b);
+	metrics_http(r->route, status);
 	if (loops && loops[r->loop_index].o->access_log)
 		access_log(r, len);
 	if (r->deferred)

@@ -1119,6 +1119,8 @@ enum op {
 	OP_THUMB_UP,
 	OP_CREATE,
 	OP_READBACK,
+	OP_DELETE,
+	OP_PROFILE,
 };
 
 enum card { CARD_OFF, CARD_PAGE, CARD_THUMB, CARD_UPLOAD, CARD_READY };
@@ -1151,6 +1153,8 @@ struct bs {
 	const char *rkey, *uri;
 	enum op op, resume;
 	int refreshed, sessioned;
+	const char *del_repo, *del_coll, *del_rkey; /* unpublish: the record */
+	int profile;                                /* tool "profile" */
 	long create_status;
 	const char *create_error;
 	int64_t create_retry;
@@ -1428,6 +1432,20 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 					 "app.bsky.feed.post", "rkey", s->rkey, "record", build_record(c, s));
 		return send_json(c, xrpc(c, s, "com.atproto.repo.createRecord"), body, 1);
 	}
+	case OP_PROFILE:
+		send_get(c,
+			 arena_printf(c->a, "%s?actor=%s", xrpc(c, s, "app.bsky.actor.getProfile"),
+				      url_encode(c->a, cred_str(c, "did"))),
+			 0, 15000);
+		c->req.headers[0] = arena_printf(c->a, "Authorization: Bearer %s", cred_str(c, "accessJwt"));
+		c->req.headers[1] = "Accept: application/json";
+		c->req.headers[2] = NULL;
+		return PUB_SEND;
+	case OP_DELETE:
+		return send_json(c, xrpc(c, s, "com.atproto.repo.deleteRecord"),
+				 json_pack("{s:s,s:s,s:s}", "repo", s->del_repo, "collection",
+					   s->del_coll, "rkey", s->del_rkey),
+				 1);
 	case OP_NONE:
 	default:
 		break;
@@ -1443,6 +1461,10 @@ static enum pub_status advance(struct pub_ctx *c, struct bs *s)
 		s->resume = OP_NONE;
 		return start(c, s, OP_SESSION);
 	}
+	if (s->del_rkey)
+		return start(c, s, OP_DELETE);
+	if (s->profile)
+		return start(c, s, OP_PROFILE);
 	for (; s->fi < s->nf; s->fi++)
 		if (s->f[s->fi].kind == F_MENTION && !s->f[s->fi].resolved)
 			return start(c, s, OP_RESOLVE);
@@ -1942,6 +1964,39 @@ static enum pub_status bsky_publish(struct pub_ctx *c, const struct hresp *r)
 		return on_create(c, s, r);
 	case OP_READBACK:
 		return on_readback(c, s, r);
+	case OP_PROFILE: {
+		if (auth_problem(c, r))
+			return reauth(c, s, r);
+		if (!ok)
+			return fail(c, r, "getProfile");
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		if (!json_is_object(j)) {
+			json_decref(j);
+			c->error = "Bluesky answered getProfile with something that is not an object";
+			return PUB_RETRY;
+		}
+		json_t *out = json_object();
+		static const char *const keep[] = {"did", "handle", "displayName", "description",
+						   "avatar", "followersCount", "followsCount",
+						   "postsCount", NULL};
+		for (int k = 0; keep[k]; k++) {
+			json_t *v = json_object_get(j, keep[k]);
+			if (v)
+				json_object_set(out, keep[k], v);
+		}
+		json_decref(j);
+		arena_defer(c->a, free_json, out);
+		c->output = out;
+		return PUB_OK;
+	}
+	case OP_DELETE:
+		if (auth_problem(c, r))
+			return reauth(c, s, r);
+		/* deleteRecord is "delete or ensure it does not exist": 200 also
+		 * when an earlier attempt removed it */
+		if (ok)
+			return PUB_OK;
+		return fail(c, r, "deleteRecord");
 	case OP_NONE:
 	default:
 		break;
@@ -1950,12 +2005,67 @@ static enum pub_status bsky_publish(struct pub_ctx *c, const struct hresp *r)
 	return PUB_FAILED;
 }
 
+/* Unpublish: com.atproto.repo.deleteRecord of the item's at:// URI (its
+ * repo, collection and record key), with the cached session like publish
+ * (createSession / refreshSession when it is missing or refused). */
+static enum pub_status bsky_unpublish(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r)
+		return bsky_publish(c, r);
+	struct bs *s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	const char *svc = c->base_url && *c->base_url ? c->base_url : cred_str(c, "service");
+	char *pds = arena_strdup(c->a, svc ? svc : DEFAULT_SERVICE);
+	size_t l = strlen(pds);
+	while (l > 8 && pds[l - 1] == '/')
+		pds[--l] = 0;
+	s->pds = pds;
+	if (!cred_str(c, "identifier") || !cred_str(c, "password")) {
+		c->error = "the channel has no identifier or app password; reconnect it";
+		return PUB_AUTH_EXPIRED;
+	}
+	if (parse_at_uri(c->a, c->release_id, &s->del_repo, &s->del_coll, &s->del_rkey)) {
+		c->error = arena_printf(c->a, "the post's release id is not an at:// URI (%s)",
+					c->release_id ? c->release_id : "none");
+		return PUB_FAILED;
+	}
+	return advance(c, s);
+}
+
+/* Tool "profile": app.bsky.actor.getProfile of the connected account (the
+ * PDS hands it to its AppView), on the cached session like publish. */
+static enum pub_status bsky_tool_profile(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r)
+		return bsky_publish(c, r);
+	struct bs *s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	const char *svc = c->base_url && *c->base_url ? c->base_url : cred_str(c, "service");
+	char *pds = arena_strdup(c->a, svc ? svc : DEFAULT_SERVICE);
+	size_t l = strlen(pds);
+	while (l > 8 && pds[l - 1] == '/')
+		pds[--l] = 0;
+	s->pds = pds;
+	if (!cred_str(c, "identifier") || !cred_str(c, "password")) {
+		c->error = "the channel has no identifier or app password; reconnect it";
+		return PUB_AUTH_EXPIRED;
+	}
+	s->profile = 1;
+	return advance(c, s);
+}
+
+static const struct provider_tool bsky_tools[] = {
+	{"profile", "the connected account's profile (handle, display name, counts)", "[]",
+	 bsky_tool_profile},
+	{NULL, NULL, NULL, NULL},
+};
+
 const struct provider provider_bluesky = {
 	.api_version = "AT Protocol XRPC: com.atproto.repo, app.bsky.feed.post lexicon",
 	.api_sunset = NULL,
 	.identifier = "bluesky",
 	.name = "Bluesky",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_IDEMPOTENT | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_DELETE | PROV_IDEMPOTENT | PROV_CREDENTIALS,
 	.max_length = 300,
 	.editor = "normal",
 	.rules = "Up to 300 characters (grapheme clusters). Up to 4 images (alt text supported), or "
@@ -1970,6 +2080,8 @@ const struct provider provider_bluesky = {
 			   "\"description\":\"BCP-47 language tags of the text\"}}}",
 	.connect = bsky_connect,
 	.publish = bsky_publish,
+	.unpublish = bsky_unpublish,
+	.tools = bsky_tools,
 	.refresh = NULL,
 	.min_interval_ms = 0,
 };

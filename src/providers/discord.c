@@ -892,12 +892,166 @@ static enum pub_status dc_publish(struct pub_ctx *c, const struct hresp *prev)
 	return answer(c, s, prev);
 }
 
+/* Unpublish: webhook mode DELETE /webhooks/<id>/<token>/messages/<msg>
+ * (with ?thread_id= when the webhook posts into a thread); bot mode
+ * DELETE /channels/<channel>/messages/<msg> with the channel read from the
+ * message's URL (or the setting / connected channel).  204 is done;
+ * 404 code 10008 "Unknown Message" is done too (already gone).  Other
+ * answers are classified like publishing's. */
+static enum pub_status dc_unpublish(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r) {
+		if (r->status >= 200 && r->status < 300)
+			return PUB_OK;
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		long code = json_is_integer(json_object_get(j, "code"))
+				    ? (long)json_integer_value(json_object_get(j, "code"))
+				    : 0;
+		json_decref(j);
+		if (r->status == 404 && code == 10008)
+			return PUB_OK;
+		enum pub_status st = answer(c, c->state, r);
+		if (st == PUB_FAILED)
+			c->error = arena_printf(c->a, "%s (deleting message %s)", c->error, c->release_id);
+		return st;
+	}
+	struct dc *s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	const char *bad = read_cred(c->a, c->credentials, &s->d);
+	if (bad) {
+		c->error = arena_printf(c->a, "the channel's credentials are unusable (%s); reconnect it",
+					bad);
+		return PUB_FAILED;
+	}
+	if (!c->release_id || !snowflake_ok(c->release_id)) {
+		c->error = "Discord did not say the message's id when it was posted (a webhook without "
+			   "?wait=true), so herald cannot delete it; delete it in Discord";
+		return PUB_FAILED;
+	}
+	const char *base = c->base_url && *c->base_url ? c->base_url : NULL;
+	if (!base)
+		base = s->d.webhook && !s->d.discord_host ? arena_printf(c->a, "%s/api/v10", s->d.origin)
+							   : DC_BASE;
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	base = arena_strndup(c->a, base, bl);
+	int h = 0;
+	c->req.headers[h++] = DC_UA;
+	if (s->d.webhook) {
+		const char *tail = s->d.thread ? arena_printf(c->a, "?thread_id=%s", s->d.thread) : "";
+		c->req.url = arena_printf(c->a, "%s/webhooks/%s/%s/messages/%s%s", base, s->d.wid,
+					  s->d.wtoken, c->release_id, tail);
+		c->req.log_url = arena_printf(c->a, "%s/webhooks/%s/***/messages/%s%s", base, s->d.wid,
+					      c->release_id, tail);
+	} else {
+		/* the channel it was posted in: .../channels/<guild>/<channel>/<id> */
+		const char *ch = NULL;
+		const char *u = c->release_url;
+		const char *pfx = "https://discord.com/channels/";
+		if (u && !strncmp(u, pfx, strlen(pfx))) {
+			const char *g = u + strlen(pfx), *s1 = strchr(g, '/');
+			const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+			if (s2 && !strcmp(s2 + 1, c->release_id)) {
+				ch = arena_strndup(c->a, s1 + 1, (size_t)(s2 - s1 - 1));
+				if (!snowflake_ok(ch))
+					ch = NULL;
+			}
+		}
+		if (!ch) {
+			const char *sc = str_or_num(c->a, json_object_get(c->settings, "channel"));
+			ch = sc && snowflake_ok(sc) ? sc : s->d.channel;
+		}
+		c->req.url = arena_printf(c->a, "%s/channels/%s/messages/%s", base, ch, c->release_id);
+		c->req.headers[h++] = arena_printf(c->a, "Authorization: Bot %s", s->d.token);
+	}
+	c->req.headers[h] = NULL;
+	c->req.method = "DELETE";
+	c->req.timeout_ms = 20000;
+	return PUB_SEND;
+}
+
+/* Tool "channels" (bot channels): GET /guilds/<guild>/channels with the
+ * bot token; the guild is data.guild or the connected one.  Output
+ * [{id, name, type}] of the channels a message can go to (text 0,
+ * announcement 5, forum 15, media 16).  Webhook channels have one fixed
+ * channel and no token that may list a guild: refused with that reason. */
+static enum pub_status dc_tool_channels(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r) {
+		if (r->status < 200 || r->status >= 300)
+			return answer(c, c->state, r);
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		if (!json_is_array(j)) {
+			json_decref(j);
+			c->error = "Discord answered the channel list with something that is not a list";
+			return PUB_RETRY;
+		}
+		json_t *out = json_array();
+		arena_defer(c->a, pv_free_json, out);
+		size_t i;
+		json_t *ch;
+		json_array_foreach(j, i, ch)
+		{
+			const char *id = json_string_value(json_object_get(ch, "id"));
+			const char *name = json_string_value(json_object_get(ch, "name"));
+			json_t *ty = json_object_get(ch, "type");
+			long type = json_is_integer(ty) ? (long)json_integer_value(ty) : -1;
+			if (id && name && (type == 0 || type == 5 || type == 15 || type == 16))
+				json_array_append_new(out, json_pack("{s:s,s:s,s:I}", "id", id, "name",
+								     name, "type", (json_int_t)type));
+		}
+		json_decref(j);
+		c->output = out;
+		return PUB_OK;
+	}
+	struct dc *s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	const char *bad = read_cred(c->a, c->credentials, &s->d);
+	if (bad) {
+		c->error = arena_printf(c->a, "the channel's credentials are unusable (%s); reconnect it",
+					bad);
+		return PUB_FAILED;
+	}
+	if (s->d.webhook) {
+		c->error = "a webhook channel posts into one fixed channel and cannot list a server's "
+			   "channels; connect with a bot token for this tool";
+		return PUB_FAILED;
+	}
+	const char *guild = str_or_num(c->a, json_object_get(c->data, "guild"));
+	if (!guild || !*guild)
+		guild = s->d.guild;
+	if (!guild || !snowflake_ok(guild)) {
+		c->error = "data.guild must be the server (guild) id: the channel was connected without one";
+		return PUB_FAILED;
+	}
+	const char *base = c->base_url && *c->base_url ? c->base_url : DC_BASE;
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	c->req.method = "GET";
+	c->req.url = arena_printf(c->a, "%.*s/guilds/%s/channels", (int)bl, base, guild);
+	c->req.safe = 1;
+	c->req.timeout_ms = 20000;
+	c->req.headers[0] = DC_UA;
+	c->req.headers[1] = arena_printf(c->a, "Authorization: Bot %s", s->d.token);
+	c->req.headers[2] = NULL;
+	return PUB_SEND;
+}
+
+static const struct provider_tool dc_tools[] = {
+	{"channels", "text, announcement and forum channels of the bot's server: ids for the channel setting",
+	 "[{\"key\":\"guild\",\"type\":\"string\",\"description\":\"server id (default: the connected one)\"}]",
+	 dc_tool_channels},
+	{NULL, NULL, NULL, NULL},
+};
+
 const struct provider provider_discord = {
 	.api_version = "Discord API v10",
 	.api_sunset = NULL,
 	.identifier = "discord",
 	.name = "Discord",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_CREDENTIALS,
 	.max_length = DC_TEXT_MAX,
 	.editor = "markdown",
 	.rules = "Messages up to 2000 characters after formatting (Markdown: bold, italic, "
@@ -914,5 +1068,7 @@ const struct provider provider_discord = {
 		"channel, ignored by webhook channels)\"}},\"additionalProperties\":true}",
 	.connect = dc_connect,
 	.publish = dc_publish,
+	.unpublish = dc_unpublish,
+	.tools = dc_tools,
 	.min_interval_ms = 1000,
 };

@@ -51,6 +51,11 @@ static const struct provider_field fields[] = {
 	{NULL, NULL, 0, NULL},
 };
 
+static void free_json_masto(void *p)
+{
+	json_decref(p);
+}
+
 static int http_url(const char *u)
 {
 	return u && (!strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8));
@@ -494,12 +499,125 @@ static enum pub_status masto_publish(struct pub_ctx *c, const struct hresp *r)
 	return PUB_FAILED;
 }
 
+/* Unpublish: DELETE /api/v1/statuses/:id.  404 is success: the status is
+ * gone already (an earlier attempt, or deleted by hand).  The answer (the
+ * deleted status with its source text) is kept in the attempt record. */
+static enum pub_status masto_unpublish(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r) {
+		if ((r->status >= 200 && r->status < 300) || r->status == 404)
+			return PUB_OK;
+		return fail(c, r, "refused the delete");
+	}
+	const char *base = c->base_url && *c->base_url
+				   ? c->base_url
+				   : json_string_value(json_object_get(c->credentials, "instance"));
+	if (!http_url(base) || !token(c) || !*token(c)) {
+		c->error = "the channel has no instance URL or access token; reconnect it";
+		return PUB_AUTH_EXPIRED;
+	}
+	const char *id = c->release_id;
+	if (!id || !*id || strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != strlen(id)) {
+		c->error = arena_printf(c->a, "the post's release id is not a Mastodon status id (%s)",
+					id ? id : "none");
+		return PUB_FAILED;
+	}
+	size_t l = strlen(base);
+	while (l && base[l - 1] == '/')
+		l--;
+	c->req.method = "DELETE";
+	c->req.url = arena_printf(c->a, "%.*s/api/v1/statuses/%s", (int)l, base, id);
+	c->req.timeout_ms = 30000;
+	auth_headers(c, 0);
+	return PUB_SEND;
+}
+
+/* Tools: "profile" (GET /api/v1/accounts/verify_credentials: the account
+ * the token belongs to) and "lists" (GET /api/v1/lists: [{id, title}]). */
+static enum pub_status masto_tool_get(struct pub_ctx *c, const struct hresp *r, const char *path,
+				      int lists)
+{
+	if (r) {
+		if (r->status < 200 || r->status >= 300)
+			return fail(c, r, lists ? "refused the lists" : "refused the profile");
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		if (!j || (lists ? !json_is_array(j) : !json_is_object(j))) {
+			json_decref(j);
+			c->error = arena_printf(c->a, "Mastodon answered %s with something unexpected: %.200s",
+						path, r->body_len ? r->body : "(empty body)");
+			return PUB_RETRY;
+		}
+		arena_defer(c->a, free_json_masto, j);
+		if (lists) {
+			json_t *out = json_array();
+			arena_defer(c->a, free_json_masto, out);
+			size_t i;
+			json_t *l;
+			json_array_foreach(j, i, l)
+			{
+				json_t *id = json_object_get(l, "id");
+				const char *title = json_string_value(json_object_get(l, "title"));
+				if (json_is_string(id) && title)
+					json_array_append_new(out, json_pack("{s:O,s:s}", "id", id, "title", title));
+			}
+			c->output = out;
+		} else {
+			json_t *out = json_object();
+			arena_defer(c->a, free_json_masto, out);
+			static const char *const keep[] = {"id", "username", "acct", "display_name", "url",
+							   "avatar", "note", "followers_count",
+							   "following_count", "statuses_count", "locked",
+							   "bot", NULL};
+			for (int k = 0; keep[k]; k++) {
+				json_t *v = json_object_get(j, keep[k]);
+				if (v)
+					json_object_set(out, keep[k], v);
+			}
+			c->output = out;
+		}
+		return PUB_OK;
+	}
+	const char *base = c->base_url && *c->base_url
+				   ? c->base_url
+				   : json_string_value(json_object_get(c->credentials, "instance"));
+	if (!http_url(base) || !token(c) || !*token(c)) {
+		c->error = "the channel has no instance URL or access token; reconnect it";
+		return PUB_AUTH_EXPIRED;
+	}
+	size_t l = strlen(base);
+	while (l && base[l - 1] == '/')
+		l--;
+	c->req.method = "GET";
+	c->req.url = arena_printf(c->a, "%.*s%s", (int)l, base, path);
+	c->req.safe = 1;
+	c->req.timeout_ms = 20000;
+	auth_headers(c, 0);
+	return PUB_SEND;
+}
+
+static enum pub_status masto_tool_profile(struct pub_ctx *c, const struct hresp *r)
+{
+	return masto_tool_get(c, r, "/api/v1/accounts/verify_credentials", 0);
+}
+
+static enum pub_status masto_tool_lists(struct pub_ctx *c, const struct hresp *r)
+{
+	return masto_tool_get(c, r, "/api/v1/lists", 1);
+}
+
+static const struct provider_tool masto_tools[] = {
+	{"profile", "the account the token belongs to (verify_credentials)", "[]", masto_tool_profile},
+	{"lists", "the account's lists: [{id, title}]", "[]", masto_tool_lists},
+	{NULL, NULL, NULL, NULL},
+};
+
 const struct provider provider_mastodon = {
 	.api_version = "Mastodon REST API: /api/v1/statuses, /api/v2/media (Mastodon 3.1.3 and later)",
 	.api_sunset = NULL,
 	.identifier = "mastodon",
 	.name = "Mastodon",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_IDEMPOTENT | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_IDEMPOTENT |
+		 PROV_CREDENTIALS,
 	.max_length = 500,
 	.editor = "normal",
 	.rules = "Up to 500 characters on most instances (each link counts 23). Up to 4 images, or "
@@ -513,6 +631,8 @@ const struct provider provider_mastodon = {
 			   "\"language\":{\"type\":\"string\",\"description\":\"ISO 639-1 code of the text\"}}}",
 	.connect = masto_connect,
 	.publish = masto_publish,
+	.unpublish = masto_unpublish,
+	.tools = masto_tools,
 	.refresh = NULL,
 	.min_interval_ms = 0,
 };

@@ -37,6 +37,7 @@
 #include "provider.h"
 #include "../core/arena.h"
 #include "../core/buf.h"
+#include "../core/config.h"
 #include "../core/log.h"
 #include "../http/client.h"
 
@@ -56,6 +57,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_RELAYS 20
@@ -1467,7 +1469,8 @@ static void transport_init(void)
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	/* the system CA store (OpenSSL's default paths are loaded as well);
 	 * HERALD_NOSTR_CA_FILE adds a bundle, e.g. a test CA */
-	const char *ca = getenv("HERALD_NOSTR_CA_FILE");
+	const struct config *cfg = providers_config();
+	const char *ca = cfg ? cfg->nostr_ca_file : NULL;
 	if (ca && *ca)
 		info.client_ssl_ca_filepath = ca;
 	else if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
@@ -1582,8 +1585,9 @@ static int nostr_send(struct pub_ctx *c, struct event_base *base,
 
 static long timeout_ms(void)
 {
-	const char *v = getenv("HERALD_NOSTR_TIMEOUT_MS");
-	long t = v && *v ? strtol(v, NULL, 10) : DEFAULT_TIMEOUT_MS;
+	/* HERALD_NOSTR_TIMEOUT_MS / --nostr-timeout-ms, checked by the config table */
+	const struct config *cfg = providers_config();
+	long t = cfg ? cfg->nostr_timeout_ms : DEFAULT_TIMEOUT_MS;
 	if (t < 100)
 		t = 100;
 	if (t > 120000)
@@ -1751,12 +1755,103 @@ static enum pub_status nostr_publish(struct pub_ctx *c, const struct hresp *prev
 	return prev->status == 503 ? PUB_RETRY : PUB_FAILED;
 }
 
+/* Unpublish: a NIP-09 deletion request, a kind-5 event by the same key
+ * with ["e", <note id>] and ["k", "1"] tags, sent to the channel's relays
+ * like a note (relays MAY honour it; herald reports what they answered).
+ * Any relay accepting it (or already having it) is done. */
+static enum pub_status nostr_unpublish(struct pub_ctx *c, const struct hresp *prev)
+{
+	if (prev) {
+		if (prev->status == 200)
+			return PUB_OK;
+		enum pub_status st = nostr_publish(c, prev);
+		if (c->error)
+			c->error = arena_printf(c->a, "the NIP-09 deletion request: %s", c->error);
+		return st;
+	}
+	if (!is_hex64(c->release_id)) {
+		c->error = arena_printf(c->a, "the post's release id is not a Nostr event id (%s)",
+					c->release_id ? c->release_id : "none");
+		return PUB_FAILED;
+	}
+	const char *err = NULL;
+	uint8_t sk[32];
+	if (nostr_parse_seckey(json_string_value(json_object_get(c->credentials, "private_key")), sk,
+			       &err)) {
+		c->error = arena_printf(c->a, "the channel's key is not usable (%s); reconnect it", err);
+		return PUB_FAILED;
+	}
+	json_t *relays = nostr_relays(json_object_get(c->credentials, "relays"), &err);
+	if (!relays) {
+		sodium_memzero(sk, sizeof(sk));
+		c->error = arena_printf(c->a, "the channel's relays are not usable (%s); reconnect it",
+					err);
+		return PUB_FAILED;
+	}
+	struct nstate *ns = arena_alloc(c->a, sizeof(*ns));
+	ns->timeout_ms = timeout_ms();
+	struct buf urls;
+	buf_init(&urls, 8192);
+	size_t i;
+	json_t *e;
+	json_array_foreach(relays, i, e)
+	{
+		ns->relays[ns->nrelays++] = arena_strdup(c->a, json_string_value(e));
+		if (urls.len < 4000)
+			(void)!buf_printf(&urls, "%s%s", i ? ", " : "", json_string_value(e));
+	}
+	json_decref(relays);
+	char id[65];
+	for (i = 0; i < 64; i++)
+		id[i] = (char)tolower((unsigned char)c->release_id[i]);
+	id[64] = 0;
+	json_t *tags = json_pack("[[s,s],[s,s]]", "e", id, "k", "1");
+	struct nostr_event ev = {
+		/* NIP-09: later than the note it deletes */
+		.created_at = (int64_t)time(NULL),
+		.kind = 5,
+		.tags = tags,
+		.content = "",
+	};
+	if (ev.created_at <= c->publish_at / 1000 + c->position)
+		ev.created_at = c->publish_at / 1000 + c->position + 1;
+	struct buf frame;
+	buf_init(&frame, EVENT_MAX);
+	if (!tags || nostr_event_sign(&ev, sk) || buf_adds(&frame, "[\"EVENT\",") ||
+	    nostr_event_json(&frame, &ev) || buf_add(&frame, "]", 1)) {
+		sodium_memzero(sk, sizeof(sk));
+		json_decref(tags);
+		buf_release(&urls);
+		buf_release(&frame);
+		c->error = "cannot sign the deletion event";
+		return PUB_FAILED;
+	}
+	sodium_memzero(sk, sizeof(sk));
+	json_decref(tags);
+	memcpy(ns->id, ev.id, sizeof(ns->id));
+	hex_decode32(ev.id, ns->id_raw);
+	hex_decode32(ev.pubkey, ns->pk_raw);
+	ns->frame_len = frame.len;
+	ns->frame = arena_strndup(c->a, frame.data, frame.len);
+	buf_release(&frame);
+	c->state = ns;
+	c->req.method = "EVENT";
+	c->req.url = arena_strdup(c->a, urls.data ? urls.data : "");
+	c->req.log_url = c->req.url;
+	c->req.body = ns->frame;
+	c->req.body_len = ns->frame_len;
+	c->req.timeout_ms = ns->timeout_ms;
+	buf_release(&urls);
+	return PUB_SEND;
+}
+
 const struct provider provider_nostr = {
 	.api_version = "NIP-01, NIP-10 (kind 1 text notes)",
 	.api_sunset = NULL,
 	.identifier = "nostr",
 	.name = "Nostr",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_IDEMPOTENT | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_IDEMPOTENT |
+		 PROV_CREDENTIALS,
 	.max_length = 100000,
 	.editor = "normal",
 	.rules = "Kind-1 text notes (NIP-01) signed with the channel's key and sent to each of its "
@@ -1767,5 +1862,6 @@ const struct provider provider_nostr = {
 	.settings_schema = NULL,
 	.connect = nostr_connect,
 	.publish = nostr_publish,
+	.unpublish = nostr_unpublish,
 	.send = nostr_send,
 };

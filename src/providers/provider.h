@@ -73,6 +73,11 @@ struct pub_ctx {
 	const char *release_id, *release_url;
 	const char *error;     /* platform message, for failed/retry/unknown */
 	int64_t retry_after_ms;
+	/* tools (integration-trigger): the caller's `data` object (borrowed)
+	 * and the answer the tool builds (owned by the tool: free it with
+	 * arena_defer on c->a) */
+	json_t *data;
+	json_t *output;
 };
 
 #define PROV_THREADS      (1u << 0) /* value[1..] publish as replies */
@@ -82,6 +87,19 @@ struct pub_ctx {
 #define PROV_IDEMPOTENT   (1u << 4) /* a retry can never create a second post */
 #define PROV_METRICS      (1u << 5)
 #define PROV_CREDENTIALS  (1u << 6) /* connects with credentials (no OAuth) */
+
+/* A helper a provider offers through Postiz's integration-trigger (a
+ * list of channels, the account's profile...).  `run` follows the publish
+ * step protocol: PUB_SEND with c->req, called again with the answer, and
+ * PUB_OK with c->output set; it never changes anything on the platform
+ * (its requests are reads).  data_schema is the JSON text of Postiz's
+ * dataSchema: an array of {key, type, description, required?}. */
+struct provider_tool {
+	const char *method;
+	const char *description;
+	const char *data_schema;
+	enum pub_status (*run)(struct pub_ctx *c, const struct hresp *prev);
+};
 
 struct provider_field {
 	const char *name;
@@ -108,6 +126,18 @@ struct provider {
 	 * (only HTTP answers: transport failures are the engine's business).
 	 * NULL: publishing to this platform is not implemented yet. */
 	enum pub_status (*publish)(struct pub_ctx *c, const struct hresp *prev);
+	/* Remove one published item from the platform (PROV_DELETE).  The
+	 * same step protocol as publish, run by the engine's unpublish jobs
+	 * (src/engine/unpublish.c): the item is named by c->release_id and
+	 * c->release_url (inputs here; parent/root as for publish).  PUB_OK
+	 * means the item is gone, including "it was already gone", so that a
+	 * delete cut short by a crash can simply run again: deleting is
+	 * idempotent on every platform, and the engine retries transport
+	 * failures and PUB_UNKNOWN instead of marking anything unconfirmed.
+	 * NULL: the platform cannot delete (or herald cannot yet). */
+	enum pub_status (*unpublish)(struct pub_ctx *c, const struct hresp *prev);
+	/* integration-trigger tools, NULL-method terminated; NULL: none */
+	const struct provider_tool *tools;
 	/* Refresh expired credentials in place; NULL when not applicable. */
 	int (*refresh)(struct arena *a, json_t *credentials, const char **err);
 	/* Own transport for PUB_SEND instead of HTTP (NULL: HTTP through the
@@ -135,6 +165,12 @@ int webhook_sign(const char *secret, const char *msg_id, const char *ts, const c
 int64_t pub_retry_after(const struct hresp *r);
 /* Shared classification of an HTTP status for simple JSON APIs. */
 enum pub_status pub_classify_status(long status);
+
+/* The configuration providers read (timeouts, CA files), set once by
+ * `serve` before any loop runs; NULL (defaults) until then. */
+struct config;
+void providers_configure(const struct config *cfg);
+const struct config *providers_config(void);
 
 const struct provider *provider_find(const char *identifier);
 size_t provider_count(void);

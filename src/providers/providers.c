@@ -33,6 +33,18 @@ static const struct provider *const table[] = {
 
 #define NPROV (sizeof(table) / sizeof(table[0]))
 
+static const struct config *g_cfg;
+
+void providers_configure(const struct config *cfg)
+{
+	g_cfg = cfg;
+}
+
+const struct config *providers_config(void)
+{
+	return g_cfg;
+}
+
 const struct provider *provider_find(const char *identifier)
 {
 	if (!identifier)

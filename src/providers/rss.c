@@ -54,12 +54,21 @@ static enum pub_status rss_publish(struct pub_ctx *c, const struct hresp *prev)
 	return PUB_OK;
 }
 
+/* Unpublish: the feed lists published posts only, so the post leaves the
+ * feed when the engine marks it deleted; nothing to send anywhere. */
+static enum pub_status rss_unpublish(struct pub_ctx *c, const struct hresp *prev)
+{
+	(void)c;
+	(void)prev;
+	return PUB_OK;
+}
+
 const struct provider provider_rss = {
 	.api_version = "Atom 1.0 (RFC 4287) and RSS 2.0 served by herald",
 	.api_sunset = NULL,
 	.identifier = "rss",
 	.name = "RSS/Atom feed",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_IDEMPOTENT | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_DELETE | PROV_IDEMPOTENT | PROV_CREDENTIALS,
 	.max_length = 100000,
 	.editor = "html",
 	.rules = "Posts appear in an Atom and an RSS 2.0 feed served by herald at "
@@ -68,4 +77,5 @@ const struct provider provider_rss = {
 	.credentials = fields,
 	.connect = rss_connect,
 	.publish = rss_publish,
+	.unpublish = rss_unpublish,
 };

@@ -888,12 +888,153 @@ static enum pub_status sl_publish(struct pub_ctx *c, const struct hresp *prev)
 	}
 }
 
+/* Unpublish: chat.delete {channel, ts} (the channel read from the
+ * message's URL, else the setting or the connected channel); an item that
+ * was only a file share without a message ts is removed with files.delete
+ * {file}.  "message_not_found" / "file_not_found" / "file_deleted" are done
+ * (already gone); the rest is classified like publishing ("cant_delete_message":
+ * the token may not delete it, a refusal). */
+static enum pub_status sl_unpublish(struct pub_ctx *c, const struct hresp *r)
+{
+	struct sl *s = c->state;
+	if (r) {
+		json_t *j;
+		enum pub_status st = api_check(c, s, r, is_ts(c->release_id) ? "chat.delete"
+									 : "files.delete", 0, &j);
+		const char *e = json_string_value(json_object_get(j, "error"));
+		if (st == PUB_FAILED && e &&
+		    (!strcmp(e, "message_not_found") || !strcmp(e, "file_not_found") ||
+		     !strcmp(e, "file_deleted")))
+			return PUB_OK;
+		return st;
+	}
+	s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	s->token = json_string_value(json_object_get(c->credentials, "token"));
+	s->channel = json_string_value(json_object_get(c->credentials, "channel"));
+	s->host = json_string_value(json_object_get(c->credentials, "workspace"));
+	if (!s->token || !token_ok(s->token) || !s->channel) {
+		c->error = "the channel has no valid token or channel; reconnect it";
+		return PUB_FAILED;
+	}
+	json_t *sc = json_object_get(c->settings, "channel");
+	if (json_is_string(sc) && channel_ok(json_string_value(sc)))
+		s->channel = json_string_value(sc);
+	const char *arch = c->release_url ? strstr(c->release_url, "/archives/") : NULL;
+	if (arch) {
+		arch += strlen("/archives/");
+		const char *ch = arena_strndup(c->a, arch, strcspn(arch, "/?"));
+		if (channel_ok(ch))
+			s->channel = ch;
+	}
+	const char *base = c->base_url && *c->base_url ? c->base_url : SL_BASE;
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	s->base = arena_strndup(c->a, base, bl);
+	if (!c->release_id || !*c->release_id) {
+		c->error = "the post has no Slack message id";
+		return PUB_FAILED;
+	}
+	json_t *b = is_ts(c->release_id)
+			    ? json_pack("{s:s,s:s}", "channel", s->channel, "ts", c->release_id)
+			    : json_pack("{s:s}", "file", c->release_id);
+	char *body = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	if (!body) {
+		c->error = "cannot encode the request";
+		return PUB_FAILED;
+	}
+	api_req(c, s, is_ts(c->release_id) ? "chat.delete" : "files.delete", JSONCT,
+		arena_strdup(c->a, body));
+	free(body);
+	return PUB_SEND;
+}
+
+/* Tool "channels": conversations.list (public and private channels the
+ * token can see, archived ones left out), following next_cursor for up to
+ * 5 pages of 200.  Output [{id, name, isPrivate, isMember}]: the ids the
+ * `channel` setting takes. */
+struct sl_tool {
+	struct sl s;
+	json_t *out;
+	int pages;
+};
+
+static void sl_list_req(struct pub_ctx *c, struct sl_tool *t, const char *cursor)
+{
+	c->req.method = "GET";
+	c->req.url = arena_printf(c->a,
+				  "%s/conversations.list?types=public_channel%%2Cprivate_channel"
+				  "&exclude_archived=true&limit=200%s%s",
+				  t->s.base, cursor ? "&cursor=" : "", cursor ? urlenc(c->a, cursor) : "");
+	c->req.timeout_ms = 20000;
+	c->req.safe = 1;
+	c->req.headers[0] = arena_printf(c->a, "Authorization: Bearer %s", t->s.token);
+	c->req.headers[1] = NULL;
+}
+
+static enum pub_status sl_tool_channels(struct pub_ctx *c, const struct hresp *r)
+{
+	struct sl_tool *t = c->state;
+	if (!r) {
+		t = arena_alloc(c->a, sizeof(*t));
+		c->state = t;
+		t->s.token = json_string_value(json_object_get(c->credentials, "token"));
+		t->s.channel = json_string_value(json_object_get(c->credentials, "channel"));
+		if (!t->s.token || !token_ok(t->s.token)) {
+			c->error = "the channel has no valid token; reconnect it";
+			return PUB_AUTH_EXPIRED;
+		}
+		const char *base = c->base_url && *c->base_url ? c->base_url : SL_BASE;
+		size_t bl = strlen(base);
+		while (bl && base[bl - 1] == '/')
+			bl--;
+		t->s.base = arena_strndup(c->a, base, bl);
+		t->out = json_array();
+		arena_defer(c->a, pv_free_json, t->out);
+		c->output = t->out;
+		sl_list_req(c, t, NULL);
+		return PUB_SEND;
+	}
+	json_t *j;
+	enum pub_status st = api_check(c, &t->s, r, "conversations.list", 0, &j);
+	if (st != PUB_OK)
+		return st;
+	size_t i;
+	json_t *ch;
+	json_array_foreach(json_object_get(j, "channels"), i, ch)
+	{
+		const char *id = json_string_value(json_object_get(ch, "id"));
+		const char *name = json_string_value(json_object_get(ch, "name"));
+		if (!id || !name)
+			continue;
+		json_array_append_new(t->out,
+				      json_pack("{s:s,s:s,s:b,s:b}", "id", id, "name", name, "isPrivate",
+						json_is_true(json_object_get(ch, "is_private")),
+						"isMember", json_is_true(json_object_get(ch, "is_member"))));
+	}
+	const char *next = json_string_value(
+		json_object_get(json_object_get(j, "response_metadata"), "next_cursor"));
+	if (next && *next && ++t->pages < 5) {
+		sl_list_req(c, t, next);
+		return PUB_SEND;
+	}
+	return PUB_OK;
+}
+
+static const struct provider_tool sl_tools[] = {
+	{"channels", "channels the bot can see (conversations.list): ids for the channel setting",
+	 "[]", sl_tool_channels},
+	{NULL, NULL, NULL, NULL},
+};
+
 const struct provider provider_slack = {
 	.api_version = "Slack Web API (unversioned; files.getUploadURLExternal flow)",
 	.api_sunset = NULL,
 	.identifier = "slack",
 	.name = "Slack",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_CREDENTIALS,
 	.max_length = SL_TEXT_MAX,
 	.editor = "normal",
 	.rules = "Messages up to 40,000 characters (Slack advises 4,000) in mrkdwn: bold, "
@@ -909,5 +1050,7 @@ const struct provider provider_slack = {
 		"\"additionalProperties\":true}",
 	.connect = sl_connect,
 	.publish = sl_publish,
+	.unpublish = sl_unpublish,
+	.tools = sl_tools,
 	.min_interval_ms = 1000,
 };

@@ -854,12 +854,154 @@ static enum pub_status tg_publish(struct pub_ctx *c, const struct hresp *prev)
 	return answer(c, s, prev);
 }
 
+/* Unpublish: deleteMessage {chat_id, message_id}; an item sent as an album
+ * (several media) was several messages with consecutive ids from the one
+ * stored, removed with deleteMessages.  "message to delete not found" is
+ * success (already gone); "message can't be deleted" (a bot may delete its
+ * messages in private chats and groups for 48 hours only, unless it is an
+ * admin) is a refusal, in Telegram's words. */
+static enum pub_status tg_unpublish(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r) {
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		if (j)
+			arena_defer(c->a, pv_free_json, j);
+		const char *desc = json_string_value(json_object_get(j, "description"));
+		if (!desc)
+			desc = r->body_len ? arena_printf(c->a, "%.300s", r->body) : "(empty body)";
+		if (r->status >= 200 && r->status < 300 && json_is_true(json_object_get(j, "ok")))
+			return PUB_OK;
+		if (r->status == 400 && strcasestr(desc, "message to delete not found"))
+			return PUB_OK;
+		if (r->status == 429 || r->status >= 500 || r->status == 408) {
+			json_t *ra = json_object_get(json_object_get(j, "parameters"), "retry_after");
+			int64_t ms = json_is_integer(ra) ? (int64_t)json_integer_value(ra) * 1000 : 0;
+			int64_t h = pub_retry_after(r);
+			c->retry_after_ms = ms > h ? ms : h;
+			c->error = arena_printf(c->a, "Telegram answered HTTP %ld: %s", r->status, desc);
+			return PUB_RETRY;
+		}
+		if (r->status == 401) {
+			c->error = arena_printf(c->a, "Telegram refused the bot token (HTTP 401: %s)", desc);
+			return PUB_AUTH_EXPIRED;
+		}
+		c->error = arena_printf(c->a, "Telegram refused to delete message %s (HTTP %ld): %s",
+					c->release_id, r->status, desc);
+		return PUB_FAILED;
+	}
+	struct tg *s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	s->token = json_string_value(json_object_get(c->credentials, "token"));
+	s->chat = chat_of(c->a, c->credentials);
+	if (!s->token || !token_ok(s->token) || !s->chat) {
+		c->error = "the channel has no valid token or chat_id; reconnect it";
+		return PUB_FAILED;
+	}
+	char *end = NULL;
+	long long id = c->release_id ? strtoll(c->release_id, &end, 10) : 0;
+	if (!c->release_id || end == c->release_id || *end || id <= 0) {
+		c->error = arena_printf(c->a, "the post's release id is not a Telegram message id (%s)",
+					c->release_id ? c->release_id : "none");
+		return PUB_FAILED;
+	}
+	s->botid = arena_strndup(c->a, s->token, strcspn(s->token, ":"));
+	const char *base = c->base_url && *c->base_url ? c->base_url : TG_BASE;
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	s->base = arena_strndup(c->a, base, bl);
+	size_t nm = json_array_size(c->media);
+	json_t *b;
+	if (nm > 1 && nm <= TG_ALBUM_MAX) {
+		json_t *ids = json_array();
+		for (size_t i = 0; i < nm; i++)
+			json_array_append_new(ids, json_integer((json_int_t)(id + (long long)i)));
+		b = json_pack("{s:s,s:o}", "chat_id", s->chat, "message_ids", ids);
+		api_req(c, s, "deleteMessages");
+	} else {
+		b = json_pack("{s:s,s:I}", "chat_id", s->chat, "message_id", (json_int_t)id);
+		api_req(c, s, "deleteMessage");
+	}
+	char *body = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	if (!body) {
+		c->error = "cannot encode the request";
+		return PUB_FAILED;
+	}
+	c->req.body = arena_strdup(c->a, body);
+	c->req.body_len = strlen(body);
+	free(body);
+	c->req.headers[0] = "Content-Type: application/json";
+	c->req.headers[1] = NULL;
+	c->req.timeout_ms = 20000;
+	return PUB_SEND;
+}
+
+/* Tool "getChat": the connected chat as Telegram describes it (id, type,
+ * title, username...), which also proves the bot can see it. */
+static enum pub_status tg_tool_getchat(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r) {
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		if (j)
+			arena_defer(c->a, pv_free_json, j);
+		json_t *res = json_object_get(j, "result");
+		if (r->status >= 200 && r->status < 300 && json_is_true(json_object_get(j, "ok")) &&
+		    json_is_object(res)) {
+			c->output = res;
+			return PUB_OK;
+		}
+		const char *desc = json_string_value(json_object_get(j, "description"));
+		c->error = arena_printf(c->a, "Telegram answered getChat with HTTP %ld: %s", r->status,
+					desc ? desc : r->body_len ? arena_printf(c->a, "%.300s", r->body)
+								  : "(empty body)");
+		if (r->status == 401)
+			return PUB_AUTH_EXPIRED;
+		return r->status == 429 || r->status >= 500 ? PUB_RETRY : PUB_FAILED;
+	}
+	struct tg *s = arena_alloc(c->a, sizeof(*s));
+	c->state = s;
+	s->token = json_string_value(json_object_get(c->credentials, "token"));
+	s->chat = chat_of(c->a, c->credentials);
+	if (!s->token || !token_ok(s->token) || !s->chat) {
+		c->error = "the channel has no valid token or chat_id; reconnect it";
+		return PUB_FAILED;
+	}
+	s->botid = arena_strndup(c->a, s->token, strcspn(s->token, ":"));
+	const char *base = c->base_url && *c->base_url ? c->base_url : TG_BASE;
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	s->base = arena_strndup(c->a, base, bl);
+	json_t *b = json_pack("{s:s}", "chat_id", s->chat);
+	char *body = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	if (!body) {
+		c->error = "cannot encode the request";
+		return PUB_FAILED;
+	}
+	api_req(c, s, "getChat");
+	c->req.body = arena_strdup(c->a, body);
+	c->req.body_len = strlen(body);
+	free(body);
+	c->req.headers[0] = "Content-Type: application/json";
+	c->req.headers[1] = NULL;
+	c->req.safe = 1;
+	return PUB_SEND;
+}
+
+static const struct provider_tool tg_tools[] = {
+	{"getChat", "the connected chat (id, type, title, username) as the bot sees it", "[]",
+	 tg_tool_getchat},
+	{NULL, NULL, NULL, NULL},
+};
+
 const struct provider provider_telegram = {
 	.api_version = "Telegram Bot API (unversioned; methods of Bot API 6.0 and later)",
 	.api_sunset = NULL,
 	.identifier = "telegram",
 	.name = "Telegram",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_CREDENTIALS,
 	.max_length = TG_TEXT_MAX,
 	.editor = "html",
 	.rules = "Text up to 4096 characters (1024 as the caption of media), counted after "
@@ -872,5 +1014,7 @@ const struct provider provider_telegram = {
 	.settings_schema = NULL,
 	.connect = tg_connect,
 	.publish = tg_publish,
+	.unpublish = tg_unpublish,
+	.tools = tg_tools,
 	.min_interval_ms = 1000,
 };

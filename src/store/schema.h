@@ -71,6 +71,15 @@ static const char *const schema_migrations[] = {
 	"ALTER TABLE posts ADD COLUMN batch TEXT;"
 	"CREATE INDEX posts_batch ON posts(batch) WHERE batch IS NOT NULL;"
 	"CREATE INDEX posts_org_created ON posts(org_id, created_at) WHERE parent_id IS NULL;",
+	/* 4: deleting published posts from their platform (engine unpublish
+	 * jobs): the root is in state 'deleting' with due_at and the publish
+	 * lease columns; unpublish_mode 'keep' leaves the record (state
+	 * 'deleted'), 'remove' soft-deletes it once the platform confirms;
+	 * state_before_unpublish is restored when the platform refuses. */
+	"ALTER TABLE posts ADD COLUMN unpublish_mode TEXT;"
+	"ALTER TABLE posts ADD COLUMN state_before_unpublish TEXT;"
+	"ALTER TABLE attempts ADD COLUMN kind TEXT NOT NULL DEFAULT 'publish';"
+	"CREATE INDEX posts_unpublish ON posts(due_at) WHERE state = 'deleting' AND parent_id IS NULL;",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]))

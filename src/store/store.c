@@ -842,9 +842,9 @@ int store_post_delete_group(struct store *st, const char *org_id, const char *gr
 	/* PostgreSQL: lock the group's rows first (see store_post_write) */
 	struct db_stmt *s = prep(st, DRV(st)->dialect == DB_PG
 		? "SELECT COUNT(*) FROM (SELECT state FROM posts WHERE org_id = $1 AND grp = $2"
-		  " AND deleted_at IS NULL FOR UPDATE) x WHERE state = 'publishing'"
+		  " AND deleted_at IS NULL FOR UPDATE) x WHERE state IN ('publishing', 'deleting')"
 		: "SELECT COUNT(*) FROM posts WHERE org_id = $1 AND grp = $2"
-		  " AND deleted_at IS NULL AND state = 'publishing'");
+		  " AND deleted_at IS NULL AND state IN ('publishing', 'deleting')");
 	if (s) {
 		bt(st, s, 1, org_id);
 		bt(st, s, 2, group);

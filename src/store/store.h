@@ -34,6 +34,9 @@ struct arena;
 #define PS_FAILED "failed"
 #define PS_CANCELED "canceled"
 #define PS_UNCONFIRMED "unconfirmed"
+/* deleting from the platform (an unpublish job), and deleted there */
+#define PS_DELETING "deleting"
+#define PS_DELETED "deleted"
 
 struct store;
 
@@ -287,6 +290,7 @@ struct store_job {
 	char *root_id, *org_id, *channel_id, *provider;
 	int attempts, interval_days;
 	int64_t publish_at, lease_until;
+	int64_t due_at; /* store_engine_claim: when it was due (lag metrics) */
 };
 
 int store_engine_claim(struct store *st, struct arena *a, const char *owner, int64_t now,
@@ -343,11 +347,61 @@ int store_engine_close_open_attempts(struct store *st, const char *root_id, cons
 
 struct store_attempt {
 	char *id, *post_id, *outcome, *request, *response, *error;
+	char *kind; /* publish | unpublish */
 	int64_t started_at, finished_at;
 	int http_status;
 };
 /* Every publish attempt of a post group, oldest first. */
 int store_post_attempts(struct store *st, struct arena *a, const char *org_id, const char *group,
 			struct store_attempt **out, size_t *n);
+
+/* metrics (store_metrics.c): live root posts per state, and queued roots
+ * already due (the engine's backlog) */
+struct store_count {
+	char *name;
+	int64_t n;
+};
+int store_post_state_counts(struct store *st, struct arena *a, struct store_count **out, size_t *n);
+int store_post_due_count(struct store *st, int64_t now, int64_t *out);
+
+/* ---- unpublish: deleting published posts from their platform ----
+ * (store_unpublish.c; the engine's src/engine/unpublish.c runs the jobs)
+ *   published | failed | unconfirmed -> deleting   store_unpublish_request
+ *   deleting (due, lease free or expired) -> leased store_unpublish_claim
+ *   deleting -> deleted (records kept, or soft-deleted with mode remove)
+ *            -> deleting later (retry) | the state before (refused)
+ *                                                    store_unpublish_finish
+ * Deleting is idempotent on every platform, so an expired lease (a crash
+ * mid-delete) makes the job claimable again: never lost, never stuck. */
+#define UNPUB_KEEP 0   /* the record stays, state deleted */
+#define UNPUB_REMOVE 1 /* the record is soft-deleted once the platform confirms */
+/* *why on STORE_CONFLICT: */
+#define UNPUB_BUSY 1        /* being published right now */
+#define UNPUB_NOTHING 2     /* nothing of the post is on the platform */
+#define UNPUB_ALREADY 3     /* already being deleted */
+#define UNPUB_STATE 4       /* queued/draft repeating post: cancel it instead */
+int store_unpublish_request(struct store *st, const char *org_id, const char *group, int mode,
+			    int64_t now, int *why);
+int store_unpublish_claim(struct store *st, struct arena *a, const char *owner, int64_t now,
+			  int64_t lease_ms, int limit, struct store_job **out, size_t *n);
+int store_unpublish_renew(struct store *st, const char *root_id, const char *owner,
+			  int64_t lease_until);
+/* Free every unpublish lease not held by `owner` (SQLite at start: one
+ * process serves the file, so every other lease is a dead one). */
+int store_unpublish_release(struct store *st, const char *owner);
+/* The live root post of a group (Postiz DELETE by group). */
+int store_group_root(struct store *st, struct arena *a, const char *org_id, const char *group,
+		     char **out_id);
+int store_unpublish_attempt_begin(struct store *st, const char *item_id, int64_t now,
+				  const char *request, char out_id[32]);
+/* One item is gone from the platform: the attempt's answer and the item's
+ * state in one transaction. */
+int store_unpublish_item_done(struct store *st, const char *item_id, const char *attempt_id,
+			      long http_status, const char *response, int64_t now);
+/* outcome: PS_DELETED (done), PS_DELETING (retry at due_at) or NULL
+ * (refused: back to the state before, error says why).  STORE_CONFLICT
+ * when the lease is no longer ours. */
+int store_unpublish_finish(struct store *st, const char *root_id, const char *owner,
+			   const char *outcome, const char *error, int64_t due_at, int add_attempt);
 
 #endif

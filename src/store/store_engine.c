@@ -20,7 +20,7 @@ static const char claim_sqlite[] =
 	" WHERE id IN (SELECT id FROM posts INDEXED BY posts_due WHERE state = 'queued' AND parent_id IS NULL"
 	" AND deleted_at IS NULL AND due_at <= $3 ORDER BY due_at LIMIT $4)"
 	" AND state = 'queued'"
-	" RETURNING id, org_id, channel_id, attempts, interval_days, publish_at";
+	" RETURNING id, org_id, channel_id, attempts, interval_days, publish_at, due_at";
 
 /* PostgreSQL: concurrent workers skip each other's rows instead of waiting */
 static const char claim_pg[] =
@@ -28,7 +28,7 @@ static const char claim_pg[] =
 	" WHERE id IN (SELECT id FROM posts WHERE state = 'queued' AND parent_id IS NULL"
 	" AND deleted_at IS NULL AND due_at <= $3 ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED)"
 	" AND state = 'queued'"
-	" RETURNING id, org_id, channel_id, attempts, interval_days, publish_at";
+	" RETURNING id, org_id, channel_id, attempts, interval_days, publish_at, due_at";
 
 static void read_job(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
 {
@@ -39,6 +39,13 @@ static void read_job(struct store *st, struct arena *a, struct db_stmt *s, void 
 	j->attempts = (int)ci(st, s, 3);
 	j->interval_days = (int)ci(st, s, 4);
 	j->publish_at = ci(st, s, 5);
+}
+
+static void read_job_claimed(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
+{
+	struct store_job *j = elem;
+	read_job(st, a, s, elem);
+	j->due_at = ci(st, s, 6);
 }
 
 static void read_job_leased(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
@@ -61,6 +68,7 @@ static void read_attempt(struct store *st, struct arena *a, struct db_stmt *s, v
 	t->request = ct(st, a, s, 6);
 	t->response = ct(st, a, s, 7);
 	t->error = ct(st, a, s, 8);
+	t->kind = ct(st, a, s, 9);
 }
 
 int store_engine_claim(struct store *st, struct arena *a, const char *owner, int64_t now,
@@ -73,7 +81,7 @@ int store_engine_claim(struct store *st, struct arena *a, const char *owner, int
 	bi(st, s, 2, now + lease_ms);
 	bi(st, s, 3, now);
 	bi(st, s, 4, limit);
-	return collect(st, a, s, sizeof(**out), read_job, (void **)out, n);
+	return collect(st, a, s, sizeof(**out), read_job_claimed, (void **)out, n);
 }
 
 int store_engine_thread(struct store *st, struct arena *a, const char *root_id,
@@ -411,7 +419,7 @@ int store_post_attempts(struct store *st, struct arena *a, const char *org_id, c
 			struct store_attempt **out, size_t *n)
 {
 	struct db_stmt *s = prep(st, "SELECT a.id, a.post_id, a.started_at, a.finished_at, a.outcome,"
-				     " a.http_status, a.request, a.response, a.error"
+				     " a.http_status, a.request, a.response, a.error, a.kind"
 				     " FROM attempts a JOIN posts p ON p.id = a.post_id"
 				     " WHERE p.org_id = $1 AND p.grp = $2 ORDER BY a.started_at, a.id");
 	if (!s)

@@ -473,6 +473,38 @@ class BlueskyPDS(unittest.TestCase):
         self.assertEqual(st, 200, lst)
         self.assertEqual([r["value"]["text"] for r in lst["records"]].count(text), 1)
 
+    def test_delete_thread_from_the_pds(self):
+        """a published 2-item thread deleted through POST /v1/posts/{id}/unpublish:
+        deleteRecord for both records (reply first); getRecord then finds neither"""
+        ids = [new_ulid(), new_ulid()]
+        got = self.publish([{"id": ids[0], "image": [], "content": "<p>to be deleted</p>"},
+                            {"id": ids[1], "image": [], "content": "<p>its reply</p>"}])
+        self.assertEqual(got.get("status"), "published", self.story(got))
+        uris = [it["releaseId"] for it in got["value"]]
+        for u in uris:
+            self.record(u)  # there now
+        pid = got["id"]
+        st, _, ans = self.srv.request("POST", "/v1/posts/%s/unpublish" % pid, key=self.key)
+        self.assertEqual(st, 202, ans)
+        deadline = time.monotonic() + 60
+        while True:
+            st, _, got = self.srv.request("GET", "/public/v1/posts/" + pid, key=self.key)
+            self.assertEqual(st, 200, got)
+            if got.get("status") != "deleting" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(got.get("status"), "deleted", self.story(got))
+        self.assertEqual([it["status"] for it in got["value"]], ["deleted", "deleted"])
+        dels = [a for a in got["attempts"] if a.get("kind") == "unpublish"]
+        self.assertEqual([a["outcome"] for a in dels], ["deleted", "deleted"], self.story(got))
+        self.assertEqual([a["postId"] for a in dels], [ids[1], ids[0]], "the reply goes first")
+        for u in uris:
+            repo, coll, rkey = u[5:].split("/")
+            st, rec = self.pds.xrpc("com.atproto.repo.getRecord",
+                                    {"repo": repo, "collection": coll, "rkey": rkey})
+            self.assertEqual(st, 400, rec)
+            self.assertEqual(rec.get("error"), "RecordNotFound", rec)
+
     def test_wrong_password_is_an_auth_failure(self):
         """the PDS refuses the login: the post fails as an auth failure with its message"""
         st, _, acct = self.srv.request("POST", "/v1/accounts", key=self.key, body={

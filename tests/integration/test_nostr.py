@@ -463,6 +463,63 @@ class NostrTest(NostrCase):
         self.assertEqual(resp["relays"], [{"url": r.url, "status": "accepted", "message": "",
                                            "sent": True}])
 
+    def test_delete_sends_a_signed_nip09_kind5_event(self):
+        """unpublish: a kind-5 deletion request by the same key with e and k tags,
+        verified by nostr-tools; the relay's OK marks the post deleted"""
+        r = self.relay("ok", "ok")
+        ch, sk, acct = self.connect([r.url])
+        pid = self.post(ch, "a note to take back")
+        p = self.wait(pid)
+        self.assertEqual(p["status"], "published", p)
+        note = p["releaseId"]
+        st, h, b = self.srv.request("POST", "/v1/posts/%s/unpublish" % pid, key=self.key)
+        self.assertEqual(st, 202, b)
+        deadline = time.monotonic() + 20
+        while True:
+            st, h, p = self.srv.request("GET", "/public/v1/posts/" + pid, key=self.key)
+            self.assertEqual(st, 200, p)
+            if p["status"] != "deleting" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(p["status"], "deleted", p)
+        evs = r.received()
+        self.assertEqual(len(evs), 2, evs)
+        first, ev = evs
+        self.verify(evs)
+        self.assertEqual(ev["kind"], 5)
+        self.assertEqual(ev["tags"], [["e", note], ["k", "1"]])
+        self.assertEqual(ev["content"], "")
+        self.assertEqual(ev["pubkey"], first["pubkey"], "deleted by another key")
+        self.assertGreater(ev["created_at"], first["created_at"])
+        dels = [a for a in p["attempts"] if a.get("kind") == "unpublish"]
+        self.assertEqual([a["outcome"] for a in dels], ["deleted"], p["attempts"])
+        self.assertEqual(json.loads(dels[0]["platformResponse"])["id"], ev["id"])
+
+    def test_delete_refused_by_every_relay_keeps_the_post(self):
+        """every relay refuses the kind-5 request: the post stays published with the
+        relays' words, and the refusal is an unpublish attempt"""
+        r = self.relay("ok", "blocked")
+        ch, sk, acct = self.connect([r.url])
+        pid = self.post(ch, "a note the relay keeps")
+        p = self.wait(pid)
+        self.assertEqual(p["status"], "published", p)
+        st, h, b = self.srv.request("POST", "/v1/posts/%s/unpublish" % pid, key=self.key)
+        self.assertEqual(st, 202, b)
+        deadline = time.monotonic() + 20
+        while True:
+            st, h, p = self.srv.request("GET", "/public/v1/posts/" + pid, key=self.key)
+            if p["status"] != "deleting" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(p["status"], "published", p)
+        self.assertIn("NIP-09 deletion request", p["error"] or "")
+        self.assertIn("blocked: this pubkey is not welcome here", p["error"] or "")
+        evs = r.received()
+        self.assertEqual([e["kind"] for e in evs], [1, 5])
+        self.verify(evs)
+        dels = [a for a in p["attempts"] if a.get("kind") == "unpublish"]
+        self.assertEqual([a["outcome"] for a in dels], ["failed"], p["attempts"])
+
     def test_nsec_key_connects_and_signs(self):
         r = self.relay("ok")
         sk = new_seckey()

@@ -133,6 +133,10 @@ class RealPostizCliTest(HeraldTestCase):
         self.assertEqual([i["id"] for i in self.json_of(out)], [ch])
         out = self.pz(key, "integrations:settings", ch)
         self.assertIn("maxLength", self.json_of(out)["output"])
+        # integration-trigger: a webhook channel has no tools, said as a 400
+        out = self.pz(key, "integrations:trigger", ch, "channels", "-d", "{}", want_rc=1)
+        self.assertIn("400", out)
+        self.assertIn("has no tool", out)
         out = self.pz(key, "auth:status")
         self.assertIn("1 integration", out)
         when = future(days=45)

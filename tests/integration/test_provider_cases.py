@@ -14,6 +14,17 @@ is asserted, every scripted exchange must have happened and matched, no
 request may have come beyond them, and herald must stop cleanly (a
 sanitizer report fails the case).
 
+Deleting from the platform (tests/providers/<platform>/delete_*.json): a
+case with `unpublish` publishes as above, asserts `expect`, then loads the
+fake with `unpublish.exchanges`, asks herald to delete the post
+(`"via": "native"`: POST /v1/posts/{id}/unpublish, the record stays;
+`"via": "postiz"`: DELETE /public/v1/posts/{id}?platform=true, the record
+goes), asserts the answer's status (`unpublish.status`), polls until the
+post leaves "deleting" (or is gone) and asserts `unpublish.expect` (the
+keys of `expect`, with attempts counted over publish and delete, plus
+`gone`: true when the post must be 404 afterwards, and
+`attempts_kinds`).
+
 Test names are test_<platform>_<file name>, e.g.
 test_telegram_001_text.  A case file that is not valid JSON or has unknown
 keys fails its own test rather than the whole module.
@@ -45,9 +56,10 @@ CASES = os.path.join(ROOT, "tests", "providers")
 MEDIA = os.path.join(CASES, "media")
 TERMINAL = ("published", "failed", "unconfirmed")
 CASE_KEYS = {"description", "provider", "env", "credentials", "connect_status", "create", "post",
-             "exchanges", "expect", "wait_seconds"}
+             "exchanges", "expect", "wait_seconds", "unpublish"}
+UNPUBLISH_KEYS = {"via", "status", "exchanges", "expect", "wait_seconds"}
 EXPECT_KEYS = {"status", "releaseId", "releaseURL", "error_contains", "items", "attempts",
-               "attempts_outcomes"}
+               "attempts_outcomes", "attempts_kinds", "gone"}
 
 
 def substitute(v, fake_url):
@@ -89,6 +101,10 @@ class ProviderCases(unittest.TestCase):
         self.assertFalse(bad, "unknown case keys %s" % sorted(bad))
         bad = set(raw.get("expect", {})) - EXPECT_KEYS
         self.assertFalse(bad, "unknown expect keys %s" % sorted(bad))
+        bad = set(raw.get("unpublish", {})) - UNPUBLISH_KEYS
+        self.assertFalse(bad, "unknown unpublish keys %s" % sorted(bad))
+        bad = set(raw.get("unpublish", {}).get("expect", {})) - EXPECT_KEYS
+        self.assertFalse(bad, "unknown unpublish.expect keys %s" % sorted(bad))
         fake = FakePlatform(MEDIA).start()
         srv = None
         try:
@@ -163,12 +179,38 @@ class ProviderCases(unittest.TestCase):
                 break
             time.sleep(0.05)
 
+        self._check(case, case.get("expect", {}), got, fake, srv)
+        un = case.get("unpublish")
+        if not un:
+            return
+        fake.load(un.get("exchanges", []))
+        if un.get("via", "native") == "postiz":
+            st, _, ans = srv.request("DELETE", "/public/v1/posts/%s?platform=true" % pid, key=key)
+        else:
+            st, _, ans = srv.request("POST", "/v1/posts/%s/unpublish" % pid, key=key)
+        self.assertEqual(st, un.get("status", 202), "unpublish answered %s: %s" % (st, ans))
+        deadline = time.monotonic() + float(un.get("wait_seconds", 10))
+        while True:
+            st, _, got = srv.request("GET", "/public/v1/posts/" + pid, key=key)
+            if st == 404:
+                got = None
+                break
+            self.assertEqual(st, 200, got)
+            if got.get("status") != "deleting" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self._check(case, un.get("expect", {}), got, fake, srv)
+
+    def _check(self, case, exp, got, fake, srv):
         story = "\n--- post:\n%s\n--- requests the fake saw:\n%s\n--- herald stderr (tail):\n%s" % (
             json.dumps(got, indent=1)[:6000], fake.transcript(), srv.stderr()[-3000:])
         problems = fake.problems()
         if problems:
             self.fail("fake platform:\n  %s%s" % ("\n  ".join(problems), story))
-        exp = case.get("expect", {})
+        if "gone" in exp:
+            self.assertEqual(got is None, exp["gone"], "post gone (404)" + story)
+        if got is None:
+            return
         if "status" in exp:
             self.assertEqual(got.get("status"), exp["status"], "post status" + story)
         for k in ("releaseId", "releaseURL"):
@@ -192,6 +234,9 @@ class ProviderCases(unittest.TestCase):
         if "attempts_outcomes" in exp:
             self.assertEqual([a.get("outcome") for a in got.get("attempts", [])],
                              exp["attempts_outcomes"], "attempt outcomes" + story)
+        if "attempts_kinds" in exp:
+            self.assertEqual([a.get("kind") for a in got.get("attempts", [])],
+                             exp["attempts_kinds"], "attempt kinds" + story)
         # secrets never reach the attempt log
         for secret in _secrets(case.get("credentials", {})):
             self.assertNotIn(secret, json.dumps(got.get("attempts", [])),

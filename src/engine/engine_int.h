@@ -1,0 +1,56 @@
+/*
+ * engine_int: the engine's own structures, shared by engine.c (publishing)
+ * and unpublish.c (deleting from platforms).  Not for callers outside
+ * src/engine.  A loop's fields are touched only on that loop's thread; the
+ * engine's are atomics or under mu.
+ */
+#ifndef HERALD_ENGINE_INT_H
+#define HERALD_ENGINE_INT_H
+
+#include "engine.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define MAX_INFLIGHT 128
+#define PACE_SLOTS 4096
+
+struct config;
+struct event;
+struct hclient;
+
+struct pace {
+	char channel[32];
+	int64_t next;
+};
+
+struct engine {
+	const struct config *cfg;
+	char owner[40];
+	atomic_int stopping;
+	atomic_int inflight;
+	int recovered_once;
+	pthread_mutex_t mu;
+	struct pace pace[PACE_SLOTS];
+};
+
+struct engine_loop {
+	struct engine *e;
+	int index;
+	struct event_base *base;
+	struct store *st;
+	struct hclient *http;
+	struct event *tick;
+	int inflight;
+	int64_t last_housekeep; /* engine_startup ran the first one */
+	int saturated; /* the last claim was cut by the batch or in-flight cap */
+};
+
+/* Exponential backoff with jitter, at least retry_after (engine.c). */
+int64_t engine_backoff_ms(const struct config *cfg, int attempts, int64_t retry_after);
+
+/* Claim due unpublish jobs (at most `room`) and start them (unpublish.c). */
+void unpublish_tick(struct engine_loop *l, int64_t now, int room);
+
+#endif
