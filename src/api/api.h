@@ -26,6 +26,7 @@ struct store;
 #define RF_POSTIZ    (1u << 1) /* Postiz route: Postiz-shaped errors too */
 #define RF_POST_RATE (1u << 2) /* counts against HERALD_API_LIMIT */
 #define RF_NATIVE    (1u << 3) /* /v1 */
+#define RF_UPLOAD    (1u << 4) /* body up to HERALD_MAX_UPLOAD, read through http_body_each */
 
 struct app {
 	const struct config *cfg;
@@ -128,5 +129,7 @@ void h_accounts_create(void *); void h_accounts_list(void *); void h_account_get
 void h_account_delete(void *);
 void h_feed_atom(void *); void h_feed_rss(void *); void h_openapi(void *);
 void h_posts_validate(void *);
+void h_media_upload(void *); void h_media_from_url(void *); void h_media_list(void *);
+void h_media_get(void *); void h_media_delete(void *); void h_uploads_serve(void *);
 
 #endif

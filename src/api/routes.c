@@ -33,6 +33,12 @@ const struct route api_routes[] = {
 	{HM_GET, "/public/v1/posts/{id}", h_post_get, P, "postizGetPost", "one post with its thread, state, error and release URL"},
 	{HM_DELETE, "/public/v1/posts/{id}", h_post_delete, P, "postizDeletePost", "delete a post (its whole group)"},
 
+	{HM_POST, "/public/v1/upload", h_media_upload, P | RF_UPLOAD, "postizUpload", "upload a media file (multipart field file)"},
+	{HM_GET, "/uploads/{name}", h_uploads_serve, 0, "uploadsServe", "an uploaded file (public; Range and ETag)"},
+	{HM_POST, "/v1/media", h_media_upload, N | RF_UPLOAD, "uploadMedia", "upload a media file (multipart field file)"},
+	{HM_GET, "/v1/media", h_media_list, N, "listMedia", "the media library, newest first (?limit=&cursor=)"},
+	{HM_GET, "/v1/media/{id}", h_media_get, N, "getMedia", "one media file's facts"},
+	{HM_DELETE, "/v1/media/{id}", h_media_delete, N, "deleteMedia", "delete a media file not used by a draft or queued post"},
 	{HM_GET, "/feeds/{id}/atom.xml", h_feed_atom, 0, "feedAtom", "Atom feed of an rss channel (public)"},
 	{HM_GET, "/feeds/{id}/rss.xml", h_feed_rss, 0, "feedRss", "RSS 2.0 feed of an rss channel (public)"},
 	{HM_GET, "/v1/preflight/rules", h_preflight_rules, 0, "preflightRules", "every preflight rule: id, platform, limit, unit, message, remediation"},

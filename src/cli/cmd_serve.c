@@ -6,6 +6,7 @@
 #include "../api/api.h"
 #include "../core/arena.h"
 #include "../core/log.h"
+#include "../media/media.h"
 #include "../core/timeutil.h"
 #include "../engine/engine.h"
 #include "../http/client.h"
@@ -127,6 +128,12 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 		engine_startup(sc.engine, st);
 	}
 	store_close(st);
+	char merr[512];
+	if (media_storage_init(cfg->data_dir, merr, sizeof(merr))) {
+		fprintf(stderr, "herald serve: %s\n", merr);
+		engine_free(sc.engine);
+		return 1;
+	}
 	if (cfg->threads <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->threads = n > 0 ? n : 1;
@@ -135,6 +142,7 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 		.listen = cfg->listen,
 		.threads = (int)cfg->threads,
 		.max_body = (size_t)cfg->max_body,
+		.max_upload = (size_t)cfg->max_upload,
 		.timeout_s = (int)cfg->timeout,
 		.access_log = (int)cfg->access_log,
 		.loop_init = loop_init,
@@ -149,6 +157,7 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 	char err[512];
 	int rc = http_serve(&o, err, sizeof(err));
 	engine_free(sc.engine);
+	media_shutdown();
 	if (rc) {
 		fprintf(stderr, "herald serve: %s\n", err);
 		return 1;

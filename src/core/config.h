@@ -22,6 +22,9 @@ struct config {
 	long api_limit;
 	long threads;
 	long max_body;
+	long max_upload;
+	long fetch_max_seconds;
+	long fetch_allow_private;
 	long timeout;
 	long access_log;
 	long rate_limit;

@@ -1,0 +1,309 @@
+"""Media pipeline (issue #6, SPEC 9): uploads sniffed from the bytes, size
+caps, /uploads serving with ETag and Range, the media library and its
+tenancy.  Real files: PNG built by hand (zlib), JPEG/GIF/WebP made by the
+`vips` CLI, MP4 hand-built (ftyp, mdat, moov/mvhd/trak/tkhd)."""
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import unittest
+import zlib
+
+from harness import HeraldTestCase, Herald, create_body, entry, item
+
+HAVE_VIPS = shutil.which("vips") is not None
+
+
+def png_bytes(w=16, h=12, seed=1, noise=False):
+    rows = b""
+    for y in range(h):
+        rows += b"\0" + (os.urandom(w * 3) if noise else
+                         bytes(((x * 7 + y * 13 + seed) % 256) for x in range(w * 3)))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def mp4_bytes(duration_ms=5250, w=640, h=360):
+    def box(t, p):
+        return struct.pack(">I", 8 + len(p)) + t + p
+    ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
+    mvhd = box(b"mvhd", b"\0\0\0\0" + struct.pack(">IIII", 0, 0, 1000, duration_ms)
+               + struct.pack(">IH", 0x10000, 0x100) + b"\0" * 70 + struct.pack(">I", 2))
+    tkhd = box(b"tkhd", b"\0\0\0\x03" + struct.pack(">IIIII", 0, 0, 1, 0, duration_ms)
+               + b"\0" * 52 + struct.pack(">II", w << 16, h << 16))
+    moov = box(b"moov", mvhd + box(b"trak", tkhd))
+    return ftyp + box(b"mdat", os.urandom(2000)) + moov
+
+
+def vips_convert(png, ext, extra=""):
+    d = tempfile.mkdtemp()
+    try:
+        src = os.path.join(d, "in.png")
+        with open(src, "wb") as f:
+            f.write(png)
+        out = os.path.join(d, "out." + ext)
+        subprocess.run(["vips", "copy", src, out + extra], check=True, capture_output=True)
+        with open(out, "rb") as f:
+            return f.read()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def multipart(fields, boundary="----heraldTestBoundary7MA4YWxk"):
+    """fields: list of (name, filename or None, content type or None, bytes)."""
+    out = b""
+    for name, filename, ctype, data in fields:
+        out += b"--" + boundary.encode() + b"\r\n"
+        disp = 'form-data; name="%s"' % name
+        if filename is not None:
+            disp += '; filename="%s"' % filename
+        out += b"Content-Disposition: " + disp.encode() + b"\r\n"
+        if ctype:
+            out += b"Content-Type: " + ctype.encode() + b"\r\n"
+        out += b"\r\n" + data + b"\r\n"
+    out += b"--" + boundary.encode() + b"--\r\n"
+    return out, "multipart/form-data; boundary=" + boundary
+
+
+def raw_get(h, path, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=15)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+class MediaBase(HeraldTestCase):
+    def upload(self, key, data, filename="f.bin", ctype="application/octet-stream",
+               route="/public/v1/upload", field="file", h=None):
+        body, ct = multipart([(field, filename, ctype, data)])
+        return (h or self.srv).request("POST", route, key=key, raw=body, headers={"Content-Type": ct})
+
+    def local_path(self, url):
+        self.assertTrue(url.startswith(self.srv.url + "/uploads/"), url)
+        return url[len(self.srv.url):]
+
+
+class UploadTest(MediaBase):
+    def check_roundtrip(self, key, data, mime, ext, filename, declared):
+        st, _, r = self.upload(key, data, filename=filename, ctype=declared)
+        self.assertEqual(st, 201, r)
+        self.assertEqual(sorted(r.keys()), ["alt", "id", "name", "originalName", "path", "thumbnail"])
+        self.assertTrue(r["path"].endswith("." + ext), r["path"])
+        self.assertTrue(r["name"].endswith("." + ext))
+        self.assertEqual(r["originalName"], filename)
+        st, hd, got = raw_get(self.srv, self.local_path(r["path"]))
+        self.assertEqual(st, 200)
+        self.assertEqual(got, data)
+        self.assertEqual(hd["content-type"], mime)
+        self.assertEqual(hd["etag"], '"%s"' % hashlib.sha256(data).hexdigest())
+        st, _, m = self.srv.request("GET", "/v1/media/" + r["id"], key="Bearer " + key)
+        self.assertEqual(st, 200, m)
+        self.assertEqual(m["sha256"], hashlib.sha256(data).hexdigest())
+        self.assertEqual(m["bytes"], len(data))
+        self.assertEqual(m["mime"], mime)
+        return r, m
+
+    def test_png_roundtrip_and_facts(self):
+        key = self.srv.key("media-png")
+        data = png_bytes(33, 21)
+        _, m = self.check_roundtrip(key, data, "image/png", "png", "a.png", "image/png")
+        self.assertEqual((m["width"], m["height"]), (33, 21))
+
+    @unittest.skipUnless(HAVE_VIPS, "vips CLI not installed")
+    def test_jpeg_gif_webp_roundtrip(self):
+        key = self.srv.key("media-img")
+        for ext, mime in (("jpg", "image/jpeg"), ("gif", "image/gif"), ("webp", "image/webp")):
+            data = vips_convert(png_bytes(40, 30), ext)
+            _, m = self.check_roundtrip(key, data, mime, ext, "pic." + ext, mime)
+            self.assertEqual((m["width"], m["height"]), (40, 30), ext)
+
+    def test_mp4_roundtrip_duration(self):
+        key = self.srv.key("media-mp4")
+        data = mp4_bytes(5250, 640, 360)
+        _, m = self.check_roundtrip(key, data, "video/mp4", "mp4", "clip.mp4", "video/mp4")
+        self.assertEqual(m["durationMs"], 5250)
+        self.assertEqual((m["width"], m["height"]), (640, 360))
+
+    def test_native_route_shape(self):
+        key = self.srv.key("media-native")
+        data = png_bytes()
+        st, _, r = self.upload("Bearer " + key, data, filename="n.png", route="/v1/media")
+        self.assertEqual(st, 201, r)
+        for k in ("id", "url", "mime", "bytes", "sha256", "width", "height", "name", "createdAt"):
+            self.assertIn(k, r)
+        self.assertEqual(r["mime"], "image/png")
+        self.assertTrue(r["url"].startswith(self.srv.url + "/uploads/") and r["url"].endswith(".png"))
+
+    def test_declared_type_and_name_not_trusted(self):
+        key = self.srv.key("media-lie")
+        data = png_bytes()
+        st, _, r = self.upload(key, data, filename="photo.jpg", ctype="image/jpeg")
+        self.assertEqual(st, 201, r)
+        self.assertTrue(r["path"].endswith(".png"), r["path"])
+        st, hd, _ = raw_get(self.srv, self.local_path(r["path"]))
+        self.assertEqual(hd["content-type"], "image/png")
+
+    def test_unsupported_types_refused(self):
+        key = self.srv.key("media-415")
+        for data, fname in ((b"<html><script>alert(1)</script></html>", "x.png"),
+                            (b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", "x.jpg"),
+                            (b"\x89PNG\r\n\x1a\n" + b"garbage" * 50, "broken.png")):
+            st, _, r = self.upload(key, data, filename=fname, ctype="image/png")
+            self.assertEqual(st, 415, (fname, r))
+            self.assertEqual(r["error"]["code"], "unsupported_media_type")
+        st, _, r = self.srv.request("GET", "/v1/media", key="Bearer " + key)
+        self.assertEqual(r["data"], [])
+
+    def test_malformed_and_missing(self):
+        key = self.srv.key("media-400")
+        st, _, r = self.srv.request("POST", "/public/v1/upload", key=key, raw=b"abc",
+                                  headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+        self.assertEqual(st, 400, r)
+        st, _, r = self.srv.request("POST", "/public/v1/upload", key=key, body={"file": "x"})
+        self.assertEqual(st, 400, r)
+        body, ct = multipart([("other", None, None, b"value")])
+        st, _, r = self.srv.request("POST", "/public/v1/upload", key=key, raw=body,
+                                  headers={"Content-Type": ct})
+        self.assertEqual(st, 400, r)
+        self.assertIn("No file provided", r["msg"])
+        # the file part cut before the closing boundary
+        body, ct = multipart([("file", "a.png", "image/png", png_bytes())])
+        st, _, r = self.srv.request("POST", "/public/v1/upload", key=key, raw=body[:-40],
+                                  headers={"Content-Type": ct})
+        self.assertEqual(st, 400, r)
+        st, _, r = self.upload(None, png_bytes())
+        self.assertEqual(st, 401)
+
+    def test_image_over_10mb_refused(self):
+        key = self.srv.key("media-big")
+        w, h = 2000, 1800  # stored PNG (zlib level 0): > 10 MB
+        rows = b"".join(b"\0" + os.urandom(w * 3) for _ in range(h))
+
+        def chunk(t, d):
+            return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+        data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(rows, 0)) + chunk(b"IEND", b""))
+        self.assertGreater(len(data), 10 * 1024 * 1024)
+        st, _, r = self.upload(key, data, filename="big.png", ctype="image/png")
+        self.assertEqual(st, 413, r)
+        self.assertEqual(r["error"]["code"], "payload_too_large")
+
+    def test_serving_range_etag_traversal(self):
+        key = self.srv.key("media-serve")
+        data = mp4_bytes()
+        st, _, r = self.upload(key, data, filename="v.mp4")
+        path = self.local_path(r["path"])
+        st, hd, got = raw_get(self.srv, path, {"Range": "bytes=0-9"})
+        self.assertEqual(st, 206)
+        self.assertEqual(got, data[:10])
+        self.assertEqual(hd["content-range"], "bytes 0-9/%d" % len(data))
+        st, hd, got = raw_get(self.srv, path, {"Range": "bytes=-7"})
+        self.assertEqual((st, got), (206, data[-7:]))
+        st, hd, got = raw_get(self.srv, path, {"Range": "bytes=100-"})
+        self.assertEqual((st, got), (206, data[100:]))
+        st, hd, got = raw_get(self.srv, path, {"Range": "bytes=%d-" % len(data)})
+        self.assertEqual(st, 416)
+        self.assertEqual(hd["content-range"], "bytes */%d" % len(data))
+        st, hd, _ = raw_get(self.srv, path)
+        etag = hd["etag"]
+        self.assertEqual(hd["accept-ranges"], "bytes")
+        st, _, got = raw_get(self.srv, path, {"If-None-Match": etag})
+        self.assertEqual((st, got), (304, b""))
+        st, _, got = raw_get(self.srv, path, {"Range": "bytes=0-3", "If-Range": '"other"'})
+        self.assertEqual((st, got), (200, data))
+        for bad in ("/uploads/..%2f..%2fetc%2fpasswd", "/uploads/%2e%2e", "/uploads/.tmp",
+                    "/uploads/" + r["name"].upper(), "/uploads/" + r["name"] + "%00.png",
+                    "/uploads/" + r["name"][:26] + ".b1m.jpg", "/uploads/../data/herald.db"):
+            st, _, _ = raw_get(self.srv, bad)
+            self.assertIn(st, (400, 404), bad)
+
+
+class LibraryTest(MediaBase):
+    def test_list_get_delete_and_conflict(self):
+        key = self.srv.key("media-lib")
+        bk = "Bearer " + key
+        ids = []
+        for i in range(5):
+            st, _, r = self.upload(key, png_bytes(8, 8, seed=i), filename="p%d.png" % i)
+            self.assertEqual(st, 201, r)
+            ids.append(r["id"])
+        seen, cursor = [], None
+        while True:
+            q = "/v1/media?limit=2" + ("&cursor=" + cursor if cursor else "")
+            st, _, r = self.srv.request("GET", q, key=bk)
+            self.assertEqual(st, 200, r)
+            seen += [m["id"] for m in r["data"]]
+            cursor = r["nextCursor"]
+            if not cursor:
+                break
+        self.assertEqual(seen, list(reversed(ids)))
+        st, _, r = self.srv.request("GET", "/v1/media?limit=0", key=bk)
+        self.assertEqual(st, 400)
+
+        # a queued post referencing ids[0] (Postiz image {id, path}) blocks its delete
+        ch = self.srv.channel("media-lib", "hook")
+        st, _, m0 = self.srv.request("GET", "/v1/media/" + ids[0], key=bk)
+        img = {"id": ids[0], "path": m0["url"]}
+        st, _, r = self.srv.request("POST", "/public/v1/posts", key=key,
+                                  body=create_body("schedule", [entry(ch, item("hi", image=[img]))]))
+        self.assertEqual(st, 201, r)
+        st, _, r = self.srv.request("DELETE", "/v1/media/" + ids[0], key=bk)
+        self.assertEqual(st, 409, r)
+        self.assertEqual(r["error"]["code"], "invalid_state")
+        # an unreferenced one goes, with its file
+        st, _, r = self.srv.request("DELETE", "/v1/media/" + ids[1], key=bk)
+        self.assertEqual(st, 200, r)
+        st, _, _ = raw_get(self.srv, self.local_path(r["url"]))
+        self.assertEqual(st, 404)
+        st, _, r = self.srv.request("GET", "/v1/media/" + ids[1], key=bk)
+        self.assertEqual(st, 404)
+        st, _, r = self.srv.request("DELETE", "/v1/media/" + ids[1], key=bk)
+        self.assertEqual(st, 404)
+        self.assertFalse(os.path.exists(os.path.join(self.srv.data_dir, "uploads", r.get("name", "x"))))
+
+    def test_tenancy(self):
+        ka, kb = self.srv.key("media-a"), self.srv.key("media-b")
+        st, _, r = self.upload(ka, png_bytes(), filename="a.png")
+        mid = r["id"]
+        st, _, r = self.srv.request("GET", "/v1/media/" + mid, key="Bearer " + kb)
+        self.assertEqual(st, 404)
+        st, _, r = self.srv.request("DELETE", "/v1/media/" + mid, key="Bearer " + kb)
+        self.assertEqual(st, 404)
+        st, _, r = self.srv.request("GET", "/v1/media", key="Bearer " + kb)
+        self.assertEqual(r["data"], [])
+        st, _, r = self.srv.request("GET", "/v1/media/" + mid, key="Bearer " + ka)
+        self.assertEqual(st, 200)
+
+
+class UploadCapTest(MediaBase):
+    server_env = {"HERALD_MAX_UPLOAD": "200000", "HERALD_MAX_BODY": "4096"}
+
+    def test_upload_cap_413_and_large_body_ok(self):
+        key = self.srv.key("media-cap")
+        # over HERALD_MAX_BODY but under HERALD_MAX_UPLOAD: accepted (upload route)
+        big = png_bytes(120, 120, noise=True)
+        self.assertGreater(len(big), 4096)
+        st, _, r = self.upload(key, big, filename="b.png")
+        self.assertEqual(st, 201, r)
+        st, hd, got = raw_get(self.srv, self.local_path(r["path"]))
+        self.assertEqual(got, big)
+        # over HERALD_MAX_UPLOAD: 413
+        st, _, r = self.upload(key, b"\0" * 250000, filename="z.bin")
+        self.assertEqual(st, 413, r)
+        # other routes keep HERALD_MAX_BODY
+        st, _, r = self.srv.request("POST", "/public/v1/posts", key=key, raw=b"{" + b" " * 5000 + b"}")
+        self.assertEqual(st, 413, r)
+
+
+if __name__ == "__main__":
+    unittest.main()
