@@ -34,8 +34,10 @@ const struct route api_routes[] = {
 	{HM_DELETE, "/public/v1/posts/{id}", h_post_delete, P, "postizDeletePost", "delete a post (its whole group)"},
 
 	{HM_POST, "/public/v1/upload", h_media_upload, P | RF_UPLOAD, "postizUpload", "upload a media file (multipart field file)"},
+	{HM_POST, "/public/v1/upload-from-url", h_media_from_url, P, "postizUploadFromUrl", "fetch a media file from a public http(s) URL"},
 	{HM_GET, "/uploads/{name}", h_uploads_serve, 0, "uploadsServe", "an uploaded file (public; Range and ETag)"},
 	{HM_POST, "/v1/media", h_media_upload, N | RF_UPLOAD, "uploadMedia", "upload a media file (multipart field file)"},
+	{HM_POST, "/v1/media/from-url", h_media_from_url, N, "uploadMediaFromUrl", "fetch a media file from a public http(s) URL"},
 	{HM_GET, "/v1/media", h_media_list, N, "listMedia", "the media library, newest first (?limit=&cursor=)"},
 	{HM_GET, "/v1/media/{id}", h_media_get, N, "getMedia", "one media file's facts"},
 	{HM_DELETE, "/v1/media/{id}", h_media_delete, N, "deleteMedia", "delete a media file not used by a draft or queued post"},
