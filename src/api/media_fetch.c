@@ -45,6 +45,7 @@ struct fetch {
 	crypto_hash_sha256_state hs;
 	int64_t bytes, cap, deadline;
 	int allow_private, refused, too_big, io_error;
+	const char *allow_cidrs;
 	char refused_ip[INET6_ADDRSTRLEN];
 	const char *headers[3];
 };
@@ -75,7 +76,8 @@ static int fetch_data(void *arg, const char *p, size_t n)
 static int fetch_sock_check(void *arg, const struct sockaddr *sa, unsigned len)
 {
 	struct fetch *f = arg;
-	if (f->allow_private || !ssrf_blocked(sa, len))
+	if (f->allow_private || !ssrf_blocked(sa, len) ||
+	    (f->allow_cidrs && ssrf_in_list(f->allow_cidrs, sa, len)))
 		return 0;
 	f->refused = 1;
 	if (sa->sa_family == AF_INET)
@@ -263,6 +265,7 @@ void h_media_from_url(void *arg)
 	f->url = abs;
 	f->cap = c->app->cfg->max_upload;
 	f->allow_private = c->app->cfg->fetch_allow_private != 0;
+	f->allow_cidrs = c->app->cfg->fetch_allow_cidrs;
 	f->deadline = now_ms() + c->app->cfg->fetch_max_seconds * 1000;
 	f->headers[0] = "Accept: image/*, video/*;q=0.9, */*;q=0.1";
 	f->fd = media_tmp_open(c->a, &f->tmp);

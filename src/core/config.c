@@ -35,6 +35,7 @@ static const struct opt opts[] = {
 	{"max-upload", "HERALD_MAX_UPLOAD", L(max_upload), "268435456", 0, 1024, 1073741824, "largest media upload in bytes (images are also capped at 10 MB); evhttp holds an upload in memory while it arrives"},
 	{"fetch-timeout", "HERALD_FETCH_TIMEOUT", L(fetch_max_seconds), "60", 0, 1, 3600, "seconds an upload-from-url fetch may take"},
 	{NULL, "HERALD_FETCH_ALLOW_PRIVATE", L(fetch_allow_private), "0", 0, 0, 1, "1 lets upload-from-url reach loopback, private and link-local addresses"},
+	{NULL, "HERALD_FETCH_ALLOW_CIDRS", S(fetch_allow_cidrs), "", 0, 0, 0, "comma-separated address ranges upload-from-url may reach although private (e.g. 10.1.2.0/24)"},
 	{"timeout", "HERALD_TIMEOUT", L(timeout), "30", 0, 1, 3600, "seconds an idle or slow connection is kept"},
 	{"access-log", "HERALD_ACCESS_LOG", L(access_log), "1", 0, 0, 1, "1 to write a JSON access log line per request"},
 	{"rate-limit", "HERALD_RATE_LIMIT", L(rate_limit), "1200", 0, 1, 100000000, "requests per minute per API key"},

@@ -25,6 +25,7 @@ struct config {
 	long max_upload;
 	long fetch_max_seconds;
 	long fetch_allow_private;
+	char *fetch_allow_cidrs;
 	long timeout;
 	long access_log;
 	long rate_limit;

@@ -88,3 +88,62 @@ int ssrf_blocked_str(const char *ip)
 		return v6_blocked(a6.s6_addr);
 	return -1;
 }
+
+static int prefix_match(const unsigned char *a, const unsigned char *net, int bits)
+{
+	int full = bits / 8, rest = bits % 8;
+	if (memcmp(a, net, (size_t)full))
+		return 0;
+	if (!rest)
+		return 1;
+	unsigned char mask = (unsigned char)(0xff << (8 - rest));
+	return (a[full] & mask) == (net[full] & mask);
+}
+
+int ssrf_in_list(const char *list, const struct sockaddr *sa, unsigned len)
+{
+	const unsigned char *addr;
+	int family;
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		addr = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+		family = AF_INET;
+	} else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		addr = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		family = AF_INET6;
+	} else {
+		return 0;
+	}
+	const char *p = list;
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+		char item[64];
+		if (n > 0 && n < sizeof(item)) {
+			memcpy(item, p, n);
+			item[n] = 0;
+			char *sl = strchr(item, '/');
+			int bits = -1;
+			if (sl) {
+				*sl = 0;
+				bits = 0;
+				for (char *d = sl + 1; *d; d++)
+					bits = *d >= '0' && *d <= '9' && bits < 1000 ? bits * 10 + (*d - '0') : 1000;
+			}
+			unsigned char net[16];
+			if (family == AF_INET && inet_pton(AF_INET, item, net) == 1) {
+				if (bits < 0)
+					bits = 32;
+				if (bits <= 32 && prefix_match(addr, net, bits))
+					return 1;
+			} else if (family == AF_INET6 && inet_pton(AF_INET6, item, net) == 1) {
+				if (bits < 0)
+					bits = 128;
+				if (bits <= 128 && prefix_match(addr, net, bits))
+					return 1;
+			}
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}

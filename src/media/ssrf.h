@@ -17,6 +17,10 @@ struct sockaddr;
 
 /* 1 when the address must not be reached, 0 when it is public. */
 int ssrf_blocked(const struct sockaddr *sa, unsigned len);
+/* 1 when the address is inside one of the comma-separated CIDR ranges of
+ * `list` ("127.0.0.1/32,fd00::/8"; a bare address means /32 or /128);
+ * the operator's exceptions (HERALD_FETCH_ALLOW_CIDRS). */
+int ssrf_in_list(const char *list, const struct sockaddr *sa, unsigned len);
 /* Same for a numeric address string (tests, logs); -1 when not numeric. */
 int ssrf_blocked_str(const char *ip);
 

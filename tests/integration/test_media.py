@@ -307,3 +307,180 @@ class UploadCapTest(MediaBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ---- upload from URL ----
+
+import http.server
+import socketserver
+import threading
+import time
+
+
+class _Origin:
+    """A local HTTP server: routes path -> (status, headers, body) or a callable."""
+
+    def __init__(self):
+        self.routes = {}
+        self.hits = []
+        origin = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                origin.hits.append(self.path)
+                r = origin.routes.get(self.path, (404, {}, b"nope"))
+                if callable(r):
+                    return r(self)
+                st, hd, body = r
+                self.send_response(st)
+                for k, v in hd.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.srv = S(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class FromUrlAllowedTest(MediaBase):
+    """HERALD_FETCH_ALLOW_PRIVATE=1: the loopback origin is reachable."""
+    server_env = {"HERALD_FETCH_ALLOW_PRIVATE": "1", "HERALD_MAX_UPLOAD": "300000",
+                  "HERALD_FETCH_TIMEOUT": "2"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.o = _Origin()
+        cls.addClassCleanup(cls.o.close)
+
+    def fetch(self, key, url, route="/public/v1/upload-from-url"):
+        return self.srv.request("POST", route, key=key, body={"url": url}, timeout=30)
+
+    def test_fetch_redirects_and_sniffing(self):
+        key = self.srv.key("fetch-ok")
+        data = png_bytes(20, 10)
+        self.o.routes["/img/real.png"] = (200, {"Content-Type": "text/html"}, data)
+        self.o.routes["/r1"] = (302, {"Location": "/r2"}, b"")
+        self.o.routes["/r2"] = (301, {"Location": self.o.url + "/img/real.png"}, b"")
+        st, _, r = self.fetch(key, self.o.url + "/r1")
+        self.assertEqual(st, 201, r)
+        self.assertEqual(sorted(r.keys()), ["alt", "id", "name", "originalName", "path", "thumbnail"])
+        self.assertTrue(r["path"].endswith(".png"))
+        st, hd, got = raw_get(self.srv, self.local_path(r["path"]))
+        self.assertEqual((st, got, hd["content-type"]), (200, data, "image/png"))
+        st, _, m = self.srv.request("GET", "/v1/media/" + r["id"], key="Bearer " + key)
+        self.assertEqual((m["width"], m["height"]), (20, 10))
+        self.assertEqual(m["sourceUrl"], self.o.url + "/r1")
+        # native route
+        st, _, r = self.fetch("Bearer " + key, self.o.url + "/img/real.png", route="/v1/media/from-url")
+        self.assertEqual(st, 201, r)
+        self.assertEqual(r["sha256"], hashlib.sha256(data).hexdigest())
+
+    def test_fetch_refusals(self):
+        key = self.srv.key("fetch-bad")
+        self.o.routes["/page.png"] = (200, {"Content-Type": "image/png"}, b"<html>not an image</html>")
+        self.o.routes["/big.png"] = (200, {}, b"\x89PNG" + b"\0" * 400000)
+        self.o.routes["/loop"] = (302, {"Location": "/loop"}, b"")
+        self.o.routes["/ftp"] = (302, {"Location": "ftp://127.0.0.1/x.png"}, b"")
+
+        def slow(h):
+            h.send_response(200)
+            h.send_header("Content-Length", "100000")
+            h.end_headers()
+            for _ in range(50):
+                try:
+                    h.wfile.write(b"\0" * 10)
+                    h.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.1)
+        self.o.routes["/slow"] = slow
+        cases = [("/page.png", 415, "unsupported_media_type"), ("/big.png", 413, "payload_too_large"),
+                 ("/missing.png", 400, "validation_failed"), ("/loop", 400, "validation_failed"),
+                 ("/ftp", 400, "validation_failed"), ("/slow", 400, "validation_failed")]
+        for path, want, code in cases:
+            st, _, r = self.fetch(key, self.o.url + path)
+            self.assertEqual(st, want, (path, r))
+            self.assertEqual(r["error"]["code"], code, path)
+        for bad in ("ftp://127.0.0.1/x.png", "file:///etc/passwd", "gopher://127.0.0.1/", "not a url",
+                    "http://", 42):
+            st, _, r = self.srv.request("POST", "/public/v1/upload-from-url", key=key, body={"url": bad})
+            self.assertEqual(st, 400, bad)
+        st, _, r = self.srv.request("GET", "/v1/media", key="Bearer " + key)
+        self.assertEqual(r["data"], [])
+        self.assertEqual(os.listdir(os.path.join(self.srv.data_dir, "uploads", ".tmp")), [])
+
+
+class FromUrlGuardTest(MediaBase):
+    """HERALD_FETCH_ALLOW_PRIVATE unset.  Only 127.0.0.1/32 is excepted
+    (HERALD_FETCH_ALLOW_CIDRS) so that the origin can answer with redirects
+    into ranges that stay refused."""
+    server_env = {"HERALD_FETCH_ALLOW_CIDRS": "127.0.0.1/32"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.o = _Origin()
+        cls.addClassCleanup(cls.o.close)
+
+    def test_private_addresses_refused(self):
+        key = self.srv.key("guard")
+        for url in ("http://127.0.0.2:%d/x.png" % self.o.port,
+                    "http://[::1]:%d/x.png" % self.o.port, "http://169.254.169.254/latest/meta-data/",
+                    "http://10.0.0.1/x.png", "http://192.168.1.1/x.png", "http://172.16.0.1/x.png",
+                    "http://100.64.0.1/x.png", "http://100.100.100.200/x.png", "http://224.0.0.1/x.png",
+                    "http://0.0.0.0:%d/x.png" % self.o.port, "http://[fd00:ec2::254]/x.png",
+                    "http://[::ffff:169.254.169.254]/x.png", "http://[fe80::1]/x.png",
+                    "http://2130706434:%d/x.png" % self.o.port):
+            st, _, r = self.srv.request("POST", "/public/v1/upload-from-url", key=key, body={"url": url},
+                                        timeout=30)
+            self.assertEqual(st, 400, (url, r))
+            self.assertIn("private", r["error"]["message"], url)
+
+    def test_redirects_into_private_refused(self):
+        key = self.srv.key("guard-redirect")
+        self.o.hits.clear()
+        for i, target in enumerate(("http://169.254.169.254/latest/meta-data/iam",
+                                    "http://127.0.0.2:%d/x.png" % self.o.port,
+                                    "http://[::1]:%d/x.png" % self.o.port,
+                                    "http://10.1.2.3/x.png")):
+            self.o.routes["/redir%d" % i] = (302, {"Location": target}, b"")
+            st, _, r = self.srv.request("POST", "/v1/media/from-url", key="Bearer " + key,
+                                        body={"url": self.o.url + "/redir%d" % i}, timeout=30)
+            self.assertEqual(st, 400, (target, r))
+            self.assertIn("private", r["error"]["message"], target)
+        # the excepted address itself works, so the refusals above came from the redirect hop
+        self.o.routes["/ok.png"] = (200, {}, png_bytes())
+        st, _, r = self.srv.request("POST", "/v1/media/from-url", key="Bearer " + key,
+                                    body={"url": self.o.url + "/ok.png"})
+        self.assertEqual(st, 201, r)
+        self.assertNotIn("/x.png", self.o.hits)
+
+
+class FromUrlDefaultTest(MediaBase):
+    """Defaults: no exception at all, loopback by name or number is refused."""
+
+    def test_loopback_refused(self):
+        o = _Origin()
+        self.addCleanup(o.close)
+        o.routes["/x.png"] = (200, {}, png_bytes())
+        key = self.srv.key("guard-default")
+        for url in (o.url + "/x.png", "http://localhost:%d/x.png" % o.port):
+            st, _, r = self.srv.request("POST", "/public/v1/upload-from-url", key=key, body={"url": url})
+            self.assertEqual(st, 400, (url, r))
+            self.assertIn("private", r["error"]["message"])
+        self.assertEqual(o.hits, [])
