@@ -55,6 +55,7 @@
 #define VIDEO_FETCH_MAX (100u << 20)
 #define CARD_PAGE_MAX (8u << 20)
 #define CARD_THUMB_MAX 1000000u      /* lexicon: external.thumb maxSize */
+#define IMAGE_BLOB_MAX 1000000L      /* lexicon: embed.images image maxSize */
 #define CARD_TITLE_MAX 300
 #define CARD_DESC_MAX 1000
 #define MAX_REDIRECTS 3
@@ -1398,7 +1399,14 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	}
 	case OP_MEDIA_GET: {
 		struct media *m = &s->m[s->mi];
-		return send_get(c, m->url, s->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX, 120000);
+		send_get(c, m->url, s->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX, 120000);
+		if (!s->video) {
+			/* app.bsky.embed.images: blobs of at most 1,000,000 bytes;
+			 * herald-hosted images come as a copy that fits */
+			c->req.fit_bytes = IMAGE_BLOB_MAX;
+			c->req.fit_px = 2000;
+		}
+		return PUB_SEND;
 	}
 	case OP_MEDIA_UP: {
 		struct media *m = &s->m[s->mi];

@@ -484,3 +484,123 @@ class FromUrlDefaultTest(MediaBase):
             self.assertEqual(st, 400, (url, r))
             self.assertIn("private", r["error"]["message"])
         self.assertEqual(o.hits, [])
+
+
+# ---- providers publish herald-hosted media from storage ----
+
+import sys  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fake_platform import FakePlatform  # noqa: E402
+
+MEDIA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "providers", "media")
+
+
+def big_photo_jpeg(w=2400, h=1800):
+    """A photo-like JPEG of several MB: gradients plus grain, quality 97."""
+    rows = []
+    for y in range(h):
+        noise = os.urandom(w * 3)
+        row = bytearray(w * 3)
+        for x in range(0, w * 3, 3):
+            row[x] = (x // 3 * 255 // w + noise[x] // 3) & 0xff
+            row[x + 1] = (y * 255 // h + noise[x + 1] // 3) & 0xff
+            row[x + 2] = (128 + noise[x + 2] // 3) & 0xff
+        rows.append(b"\0" + bytes(row))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"".join(rows), 1)) + chunk(b"IEND", b""))
+    return vips_convert(png, "jpg", "[Q=97]")
+
+
+def blob_reply(n):
+    return {"json": {"blob": {"$type": "blob", "ref": {"$link": "bafkreib%051d" % n},
+                              "mimeType": "image/jpeg", "size": 1}}}
+
+
+@unittest.skipUnless(HAVE_VIPS, "vips CLI not installed")
+class BlueskyHostedMediaTest(MediaBase):
+    server_env = {"HERALD_RETRY_BASE_MS": "100"}
+
+    def connect(self, key, fake):
+        st, _, acct = self.srv.request("POST", "/v1/accounts", key=key, body={
+            "provider": "bluesky", "name": "bsky",
+            "credentials": {"service": fake.url, "identifier": "alice.bsky.social",
+                            "password": "abcd-efgh-ijkl-mnop"}})
+        self.assertEqual(st, 201, acct)
+        return acct["id"]
+
+    def publish(self, key, channel, images):
+        body = {"type": "now", "date": "2020-01-01T00:00:00Z", "shortLink": False, "tags": [],
+                "posts": [{"integration": {"id": channel},
+                           "value": [{"content": "<p>photo</p>", "image": images}], "settings": {}}]}
+        st, _, created = self.srv.request("POST", "/public/v1/posts", key=key, body=body)
+        self.assertEqual(st, 201, created)
+        pid = created[0]["postId"]
+        deadline = time.monotonic() + 30
+        while True:
+            st, _, got = self.srv.request("GET", "/public/v1/posts/" + pid, key=key)
+            if got.get("status") in ("published", "failed", "unconfirmed") or time.monotonic() > deadline:
+                return got
+            time.sleep(0.1)
+
+    def test_large_photo_arrives_under_blob_cap(self):
+        key = self.srv.key("bsky-media")
+        photo = big_photo_jpeg()
+        self.assertGreater(len(photo), 2_000_000)
+        small = png_bytes(30, 20)
+        st, _, up1 = self.upload(key, photo, filename="photo.jpg", ctype="image/jpeg")
+        self.assertEqual(st, 201, up1)
+        st, _, up2 = self.upload(key, small, filename="s.png", ctype="image/png")
+        self.assertEqual(st, 201, up2)
+        fake = FakePlatform(MEDIA_DIR).start()
+        self.addCleanup(fake.stop)
+        session = {"expect": {"method": "POST", "path": "/xrpc/com.atproto.server.createSession"},
+                   "reply": {"json": {"accessJwt": "acc-1", "refreshJwt": "ref-1",
+                                      "did": "did:plc:ewvi7nxzyoun6zhxrhs64oiz",
+                                      "handle": "alice.bsky.social", "active": True}}}
+        fake.load([
+            session,
+            {"expect": {"method": "POST", "path": "/xrpc/com.atproto.repo.uploadBlob",
+                        "headers": {"content-type": "image/jpeg"}}, "reply": blob_reply(1)},
+            {"expect": {"method": "POST", "path": "/xrpc/com.atproto.repo.uploadBlob",
+                        "headers": {"content-type": "image/png"}}, "reply": blob_reply(2)},
+            {"expect": {"method": "POST", "path": "/xrpc/com.atproto.repo.createRecord",
+                        "json_subset": {"record": {"text": "photo"}}},
+             "reply": {"json": {"uri": "at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3kx",
+                                "cid": "bafyreig1"}}},
+        ])
+        ch = self.connect(key, fake)
+        got = self.publish(key, ch, [{"id": up1["id"], "path": up1["path"], "alt": "big"},
+                                     {"id": up2["id"], "path": up2["path"]}])
+        self.assertEqual(got.get("status"), "published", json.dumps(got)[:3000] + fake.transcript())
+        self.assertEqual(fake.problems(), [])
+        blob1 = fake.records[1]["body"]
+        self.assertLessEqual(len(blob1), 1_000_000)
+        self.assertGreater(len(blob1), 10_000)
+        self.assertEqual(blob1[:3], b"\xff\xd8\xff")
+        self.assertEqual(fake.records[2]["body"], small)  # fits already: the original bytes
+        rec = json.loads(fake.records[3]["body"])
+        ar = rec["record"]["embed"]["images"][0]["aspectRatio"]
+        self.assertLessEqual(max(ar["width"], ar["height"]), 2000)
+        self.assertAlmostEqual(ar["width"] / ar["height"], 2400 / 1800, places=1)
+        self.assertEqual(fake.media_gets, [])
+        # the original is untouched
+        st, _, back = raw_get(self.srv, self.local_path(up1["path"]))
+        self.assertEqual(back, photo)
+
+    def test_other_org_media_not_published(self):
+        ka, kb = self.srv.key("bsky-owner"), self.srv.key("bsky-thief")
+        st, _, up = self.upload(ka, png_bytes(), filename="mine.png")
+        fake = FakePlatform(MEDIA_DIR).start()
+        self.addCleanup(fake.stop)
+        fake.load([{"expect": {"method": "POST", "path": "/xrpc/com.atproto.server.createSession"},
+                    "reply": {"json": {"accessJwt": "acc-1", "refreshJwt": "ref-1",
+                                       "did": "did:plc:ewvi7nxzyoun6zhxrhs64oiz",
+                                       "handle": "alice.bsky.social", "active": True}}}])
+        ch = self.connect(kb, fake)
+        got = self.publish(kb, ch, [{"id": up["id"], "path": up["path"]}])
+        self.assertEqual(got.get("status"), "failed", got)
+        self.assertIn("404", got.get("error") or json.dumps(got))
+        self.assertEqual(len(fake.records), 1, fake.transcript())
