@@ -117,6 +117,18 @@ int api_get_bool(struct call *c, json_t *obj, const char *key, const char *path,
 int idem_begin(struct call *c);
 void idem_finish(struct call *c, int status, const char *body, size_t len);
 
+/* Real facts (type, size, pixels, duration) of media herald hosts for the
+ * caller's organization, found by media id or by its /uploads/ URL, into
+ * pm for preflight; pm is left alone for anything else.  With a platform
+ * herald makes fitting copies for, an image over its byte cap reports an
+ * unknown size (the copy will fit). */
+struct pf_media;
+void api_media_facts(struct call *c, const char *media_id, const char *url, const char *platform,
+		     struct pf_media *pm);
+/* The size adjustment of api_media_facts for a platform, on n media whose
+ * facts were read without one. */
+void api_media_fit_facts(const char *platform, struct pf_media *pm, size_t n);
+
 /* handlers (one file per resource) */
 void h_healthz(void *); void h_readyz(void *); void h_errors(void *); void h_preflight_rules(void *);
 void h_is_connected(void *); void h_integrations(void *); void h_groups(void *);

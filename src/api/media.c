@@ -23,6 +23,7 @@
 #include "../core/timeutil.h"
 #include "../media/media.h"
 #include "../media/multipart.h"
+#include "../preflight/rules.h"
 #include "../store/store.h"
 
 #include <ctype.h>
@@ -157,6 +158,44 @@ int media_ingest(struct call *c, const char *tmp, int64_t bytes, const char *sha
 	}
 	api_reply(c, 201, media_json(c, &m));
 	return 0;
+}
+
+/* ---- facts for preflight ---- */
+
+void api_media_facts(struct call *c, const char *media_id, const char *url, const char *platform,
+		     struct pf_media *pm)
+{
+	struct store_media *m = NULL;
+	int rc = STORE_NOTFOUND;
+	if (media_id && *media_id && strlen(media_id) < 64)
+		rc = store_media_get(c->st, c->a, c->org_id, media_id, &m);
+	const char *pu = c->app->cfg->public_url;
+	size_t pl = strlen(pu);
+	if (rc == STORE_NOTFOUND && url && !strncmp(url, pu, pl) && !strncmp(url + pl, "/uploads/", 9)) {
+		const char *name = url + pl + 9;
+		if (media_name_ok(name))
+			rc = store_media_by_name(c->st, c->a, c->org_id, name, &m);
+	}
+	if (rc)
+		return; /* not ours: whatever the caller knew stands */
+	pm->mime = m->mime;
+	pm->width = m->width;
+	pm->height = m->height;
+	pm->duration_s = m->duration_ms / 1000.0;
+	pm->bytes = m->bytes;
+	pm->hosted = 1;
+	api_media_fit_facts(platform, pm, 1);
+}
+
+void api_media_fit_facts(const char *platform, struct pf_media *pm, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pf_media *x = &pm[i];
+		const struct media_fit *fit = platform ? media_fit_for(platform) : NULL;
+		if (fit && x->hosted && x->mime && !strncmp(x->mime, "image/", 6) && fit->max_bytes &&
+		    x->bytes > fit->max_bytes)
+			x->bytes = 0; /* herald sends a copy that fits: its size is not known yet */
+	}
 }
 
 /* ---- multipart upload ---- */

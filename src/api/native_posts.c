@@ -8,6 +8,7 @@
  * `options` override the post's.  Text is plain text here (not Postiz HTML).
  */
 #include "api.h"
+#include "../media/media.h"
 #include "../core/arena.h"
 #include "../preflight/rules.h"
 #include "../store/store.h"
@@ -62,8 +63,28 @@ static int parse_media(struct call *c, json_t *arr, const char *path, struct pf_
 		pm->width = (int)w;
 		pm->height = (int)h;
 		pm->duration_s = d ? json_number_value(d) : 0;
+		/* media herald hosts: the stored facts win over declared ones */
+		const char *mid = json_is_object(m) ? json_string_value(json_object_get(m, "mediaId")) : NULL;
+		api_media_facts(c, mid, url, NULL, pm);
 	}
 	return 0;
+}
+
+static int media_fits_any(const char *plat)
+{
+	return media_fit_for(plat) != NULL;
+}
+
+/* A copy of n media adjusted for plat (api_media_fit_facts); the shared
+ * array of the body is never changed, other targets read it too. */
+static struct pf_media *fit_copy(struct call *c, struct pf_media *m, size_t n, const char *plat)
+{
+	if (!m || !n || !media_fits_any(plat))
+		return m;
+	struct pf_media *cp = arena_alloc(c->a, n * sizeof(*cp));
+	memcpy(cp, m, n * sizeof(*cp));
+	api_media_fit_facts(plat, cp, n);
+	return cp;
 }
 
 struct item_in {
@@ -185,6 +206,16 @@ void h_posts_validate(void *p)
 		    (json_object_get(t, "thread") &&
 		     parse_thread(c, json_object_get(t, "thread"), arena_printf(c->a, "%s.thread", tp), &tt, &ntt)))
 			goto out;
+		/* per platform: an image herald will send as a fitting copy */
+		tm = fit_copy(c, tm, ntm, plat);
+		if (media_fits_any(plat)) {
+			struct item_in *ct = arena_alloc(c->a, (ntt + 1) * sizeof(*ct));
+			if (ntt)
+				memcpy(ct, tt, ntt * sizeof(*ct));
+			for (size_t k = 0; k < ntt; k++)
+				ct[k].media = fit_copy(c, ct[k].media, ct[k].nmedia, plat);
+			tt = ct;
+		}
 		size_t n = 1 + ntt;
 		struct pf_target *items = arena_alloc(c->a, n * sizeof(*items));
 		items[0] = (struct pf_target){plat, ttext ? ttext : text ? text : "", 0, tm, ntm,

@@ -461,6 +461,7 @@ static int serve_local_media(struct job *jb)
 	} else {
 		const char *obj = name;
 		if (c->req.fit_bytes || c->req.fit_px || c->req.fit_jpeg) {
+			/* the variant names the cached copy: one per distinct fit */
 			struct media_fit fit = {.variant = c->req.fit_jpeg ? "jpg" : "b1m",
 						.max_bytes = c->req.fit_bytes, .max_px = c->req.fit_px,
 						.jpeg_only = c->req.fit_jpeg};

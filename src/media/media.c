@@ -417,7 +417,7 @@ int media_exists(const char *name)
 	return access(p, R_OK) == 0;
 }
 
-static const char *const variants[] = {"b1m", "jpg", NULL};
+static const char *const variants[] = {"b1m", "jpg", NULL}; /* every fit's variant */
 
 int media_delete(const char *name)
 {
@@ -437,6 +437,26 @@ int media_delete(const char *name)
 }
 
 /* ---- derivatives ---- */
+
+static const struct {
+	const char *platform;
+	struct media_fit fit;
+} platform_fits[] = {
+	/* app.bsky.embed.images: blobs of at most 1,000,000 bytes; the app
+	 * itself sends at most 2000 px on the long side */
+	{"bluesky", {"b1m", 1000000, 2000, 0}},
+	/* Instagram's content publishing API takes JPEG only */
+	{"instagram", {"jpg", 8 * 1024 * 1024, 1440, 1}},
+	{"instagram-standalone", {"jpg", 8 * 1024 * 1024, 1440, 1}},
+};
+
+const struct media_fit *media_fit_for(const char *platform)
+{
+	for (size_t i = 0; i < sizeof(platform_fits) / sizeof(platform_fits[0]); i++)
+		if (!strcmp(platform_fits[i].platform, platform))
+			return &platform_fits[i].fit;
+	return NULL;
+}
 
 static int write_tmp_then_put(const void *b, size_t n, const char *name)
 {

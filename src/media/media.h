@@ -77,6 +77,10 @@ struct media_fit {
 	int max_px;           /* longest side; 0: none */
 	int jpeg_only;        /* the platform takes JPEG only */
 };
+/* The copy herald makes of an image for a platform (provider identifier),
+ * or NULL when the platform gets originals.  One table for the providers
+ * (what they ask the engine for) and preflight (what it may assume). */
+const struct media_fit *media_fit_for(const char *platform);
 /* Name of an object satisfying fit for original `name` (mime, bytes, w, h
  * its facts): the original itself when it already fits, else a derivative
  * made now or earlier.  0, or -1 when no derivative can be made. */

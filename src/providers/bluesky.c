@@ -49,13 +49,14 @@
 
 #include <sodium.h>
 
+#include "../media/media.h"
+
 #define DEFAULT_SERVICE "https://bsky.social"
 #define MAX_IMAGES 4
 #define IMAGE_FETCH_MAX (5u << 20)   /* PDS default blob limit */
 #define VIDEO_FETCH_MAX (100u << 20)
 #define CARD_PAGE_MAX (8u << 20)
 #define CARD_THUMB_MAX 1000000u      /* lexicon: external.thumb maxSize */
-#define IMAGE_BLOB_MAX 1000000L      /* lexicon: embed.images image maxSize */
 #define CARD_TITLE_MAX 300
 #define CARD_DESC_MAX 1000
 #define MAX_REDIRECTS 3
@@ -1400,11 +1401,12 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	case OP_MEDIA_GET: {
 		struct media *m = &s->m[s->mi];
 		send_get(c, m->url, s->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX, 120000);
-		if (!s->video) {
-			/* app.bsky.embed.images: blobs of at most 1,000,000 bytes;
-			 * herald-hosted images come as a copy that fits */
-			c->req.fit_bytes = IMAGE_BLOB_MAX;
-			c->req.fit_px = 2000;
+		const struct media_fit *fit = media_fit_for("bluesky");
+		if (!s->video && fit) {
+			/* herald-hosted images come as a copy under the blob cap */
+			c->req.fit_bytes = fit->max_bytes;
+			c->req.fit_px = fit->max_px;
+			c->req.fit_jpeg = fit->jpeg_only;
 		}
 		return PUB_SEND;
 	}

@@ -604,3 +604,47 @@ class BlueskyHostedMediaTest(MediaBase):
         self.assertEqual(got.get("status"), "failed", got)
         self.assertIn("404", got.get("error") or json.dumps(got))
         self.assertEqual(len(fake.records), 1, fake.transcript())
+
+
+class PreflightFactsTest(MediaBase):
+    """Preflight judges herald-hosted media by its stored facts, not by a URL's
+    extension or what the client declares."""
+
+    def validate(self, key, body):
+        return self.srv.request("POST", "/v1/posts/validate", key="Bearer " + key, body=body)
+
+    def rules(self, d):
+        return sorted(v["rule"] for v in d["violations"])
+
+    def test_video_facts_reach_preflight(self):
+        key = self.srv.key("pf-facts")
+        st, _, up = self.upload(key, mp4_bytes(2000, 320, 240), filename="short.mp4")
+        self.assertEqual(st, 201, up)
+        for media in ([{"mediaId": up["id"]}], [up["path"]],
+                      [{"url": up["path"], "mime": "image/png", "duration": 100}]):
+            st, _, d = self.validate(key, {"text": "clip", "media": media,
+                                           "targets": [{"platform": "tiktok"}]})
+            self.assertEqual(st, 200, d)
+            rules = self.rules(d)
+            self.assertTrue(any(r.endswith("video.min_duration") for r in rules), (media, rules))
+            self.assertTrue(any(r.endswith("video.min_short_edge") for r in rules), (media, rules))
+        # another organization's id is not resolved: nothing is known about it
+        other = self.srv.key("pf-facts-other")
+        st, _, d = self.validate(other, {"text": "clip", "media": [{"mediaId": up["id"]}],
+                                         "targets": [{"platform": "tiktok"}]})
+        self.assertFalse(any(r.endswith("min_duration") for r in self.rules(d)), d)
+
+    def test_bluesky_image_over_cap_is_fine_when_hosted(self):
+        key = self.srv.key("pf-bsky")
+        data = png_bytes(1000, 400, noise=True)
+        self.assertGreater(len(data), 1_000_000)
+        st, _, up = self.upload(key, data, filename="big.png")
+        self.assertEqual(st, 201, up)
+        st, _, d = self.validate(key, {"text": "big", "media": [{"mediaId": up["id"]}],
+                                       "targets": [{"platform": "bluesky"}, {"platform": "x"}]})
+        self.assertEqual(d["violations"], [], d)
+        # an external image of the same size cannot be shrunk: refused
+        st, _, d = self.validate(key, {"text": "big", "media": [{"url": "https://cdn.example/a.png",
+                                                                   "bytes": len(data)}],
+                                       "targets": [{"platform": "bluesky"}]})
+        self.assertIn("bluesky.image.max_bytes", self.rules(d))
