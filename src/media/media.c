@@ -3,6 +3,7 @@
 #include "../core/arena.h"
 #include "../core/log.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <magic.h>
@@ -59,17 +60,6 @@ static void magic_key_init(void)
 	pthread_key_create(&magic_key, magic_free);
 }
 
-void media_shutdown(void)
-{
-	if (tl_magic) {
-		magic_close(tl_magic);
-		tl_magic = NULL;
-		pthread_setspecific(magic_key, NULL);
-	}
-	if (vips_ok)
-		vips_shutdown();
-}
-
 int media_sniff(const char *path, char *mime, size_t mlen)
 {
 	if (!tl_magic) {
@@ -94,13 +84,43 @@ int media_sniff(const char *path, char *mime, size_t mlen)
 }
 
 
+/* libvips is opened on first use (dlopen), not linked: its dependency
+ * tree (glib, poppler, ImageMagick, OpenEXR, ...) would cost an idle
+ * server some 13 MB of resident memory for a feature many never use.
+ * The prototypes still come from <vips/vips.h> through __typeof__. */
+#define VIPS_FNS(X)                                                                 \
+	X(vips_init) X(vips_cache_set_max) X(vips_concurrency_set) X(vips_shutdown)  \
+	X(vips_image_new_from_file) X(vips_image_get_width) X(vips_image_get_height) \
+	X(vips_error_clear) X(vips_thumbnail) X(vips_image_hasalpha) X(vips_flatten) \
+	X(vips_array_double_newv) X(vips_area_unref) X(vips_jpegsave_buffer)         \
+	X(g_object_unref) X(g_free)
+
+static struct {
+#define VIPS_FIELD(f) __typeof__(&f) f;
+	VIPS_FNS(VIPS_FIELD)
+#undef VIPS_FIELD
+} V;
+
 static void vips_start(void)
 {
-	vips_ok = VIPS_INIT("herald") == 0;
+	void *h = dlopen("libvips.so.42", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		log_msg(LOG_WARN, "media", "libvips not available (%s): no image sizes or derivatives",
+			dlerror());
+		return;
+	}
+#define VIPS_LOAD(f)                                                                  \
+	if (!(*(void **)&V.f = dlsym(h, #f))) {                                       \
+		log_msg(LOG_WARN, "media", "libvips lacks %s: no image sizes or derivatives", #f); \
+		return;                                                               \
+	}
+	VIPS_FNS(VIPS_LOAD)
+#undef VIPS_LOAD
+	vips_ok = V.vips_init("herald") == 0;
 	if (vips_ok) {
 		/* bounded work per request: no operation cache, few threads */
-		vips_cache_set_max(0);
-		vips_concurrency_set(1);
+		V.vips_cache_set_max(0);
+		V.vips_concurrency_set(1);
 	}
 }
 
@@ -108,6 +128,17 @@ static int vips_ready(void)
 {
 	pthread_once(&vips_once, vips_start);
 	return vips_ok;
+}
+
+void media_shutdown(void)
+{
+	if (tl_magic) {
+		magic_close(tl_magic);
+		tl_magic = NULL;
+		pthread_setspecific(magic_key, NULL);
+	}
+	if (vips_ok)
+		V.vips_shutdown();
 }
 
 int media_facts(const char *path, struct media_facts *f)
@@ -127,15 +158,15 @@ int media_facts(const char *path, struct media_facts *f)
 	}
 	if (!vips_ready())
 		return 0;
-	VipsImage *im = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
+	VipsImage *im = V.vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
 	if (!im) {
-		vips_error_clear();
+		V.vips_error_clear();
 		f->ext = NULL; /* sniffed as an image but not decodable: refuse */
 		return 0;
 	}
-	f->width = vips_image_get_width(im);
-	f->height = vips_image_get_height(im);
-	g_object_unref(im);
+	f->width = V.vips_image_get_width(im);
+	f->height = V.vips_image_get_height(im);
+	V.g_object_unref(im);
 	return 0;
 }
 
@@ -510,17 +541,17 @@ int media_fit(struct arena *a, const char *name, const char *mime, int64_t bytes
 	static const int qs[] = {90, 82, 74, 66};
 	for (int round = 0; round < 8 && rc; round++) {
 		VipsImage *t = NULL, *flat = NULL;
-		if (vips_thumbnail(src, &t, target, "height", target, "size", VIPS_SIZE_DOWN, NULL)) {
-			vips_error_clear();
+		if (V.vips_thumbnail(src, &t, target, "height", target, "size", VIPS_SIZE_DOWN, NULL)) {
+			V.vips_error_clear();
 			break;
 		}
-		if (vips_image_hasalpha(t)) {
-			VipsArrayDouble *bg = vips_array_double_newv(1, 255.0);
-			int frc = vips_flatten(t, &flat, "background", bg, NULL);
-			vips_area_unref(VIPS_AREA(bg));
-			g_object_unref(t);
+		if (V.vips_image_hasalpha(t)) {
+			VipsArrayDouble *bg = V.vips_array_double_newv(1, 255.0);
+			int frc = V.vips_flatten(t, &flat, "background", bg, NULL);
+			V.vips_area_unref(VIPS_AREA(bg));
+			V.g_object_unref(t);
 			if (frc) {
-				vips_error_clear();
+				V.vips_error_clear();
 				break;
 			}
 			t = flat;
@@ -528,18 +559,18 @@ int media_fit(struct arena *a, const char *name, const char *mime, int64_t bytes
 		for (size_t qi = 0; qi < sizeof(qs) / sizeof(qs[0]); qi++) {
 			void *buf = NULL;
 			size_t len = 0;
-			if (vips_jpegsave_buffer(t, &buf, &len, "Q", qs[qi], "strip", TRUE, NULL)) {
-				vips_error_clear();
+			if (V.vips_jpegsave_buffer(t, &buf, &len, "Q", qs[qi], "strip", TRUE, NULL)) {
+				V.vips_error_clear();
 				break;
 			}
 			if (!fit->max_bytes || (int64_t)len <= fit->max_bytes) {
 				rc = write_tmp_then_put(buf, len, dname);
-				g_free(buf);
+				V.g_free(buf);
 				break;
 			}
-			g_free(buf);
+			V.g_free(buf);
 		}
-		g_object_unref(t);
+		V.g_object_unref(t);
 		target = target * 3 / 4;
 		if (target < 64)
 			break;
