@@ -146,7 +146,7 @@ int media_ingest(struct call *c, const char *tmp, int64_t bytes, const char *sha
 		.created_at = now_ms(),
 	};
 	m.original_name = (char *)(original_name ? original_name : m.name);
-	if (media_put_file(tmp, m.name)) {
+	if (media_put_file(tmp, m.name, m.mime, sha256)) {
 		unlink(tmp);
 		api_fail_storage(c);
 		return -1;

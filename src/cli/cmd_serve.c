@@ -129,7 +129,10 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 	}
 	store_close(st);
 	char merr[512];
-	if (media_storage_init(cfg->data_dir, merr, sizeof(merr))) {
+	struct media_storage_cfg msc = {cfg->data_dir, cfg->storage, cfg->s3_endpoint,
+					cfg->s3_bucket, cfg->s3_region, cfg->s3_access_key,
+					cfg->s3_secret_key};
+	if (media_storage_init(&msc, merr, sizeof(merr))) {
 		fprintf(stderr, "herald serve: %s\n", merr);
 		engine_free(sc.engine);
 		return 1;

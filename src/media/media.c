@@ -2,12 +2,14 @@
 #include "media.h"
 #include "../core/arena.h"
 #include "../core/log.h"
+#include "s3.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <magic.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,8 +361,33 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
 }
 
-int media_storage_init(const char *data_dir, char *err, size_t errlen)
+static struct s3_cfg s3;
+static int use_s3;
+
+int media_storage_init(const struct media_storage_cfg *sc, char *err, size_t errlen)
 {
+	const char *data_dir = sc->data_dir;
+	use_s3 = 0;
+	if (sc->backend && !strcmp(sc->backend, "s3")) {
+		if (!sc->s3_endpoint || !*sc->s3_endpoint || !sc->s3_bucket || !*sc->s3_bucket ||
+		    !sc->s3_access_key || !*sc->s3_access_key || !sc->s3_secret_key ||
+		    !*sc->s3_secret_key) {
+			snprintf(err, errlen, "HERALD_STORAGE=s3 needs HERALD_S3_ENDPOINT, HERALD_S3_BUCKET, "
+					      "HERALD_S3_ACCESS_KEY and HERALD_S3_SECRET_KEY");
+			return -1;
+		}
+		if (strncmp(sc->s3_endpoint, "http://", 7) && strncmp(sc->s3_endpoint, "https://", 8)) {
+			snprintf(err, errlen, "HERALD_S3_ENDPOINT must be an http(s) URL");
+			return -1;
+		}
+		s3 = (struct s3_cfg){sc->s3_endpoint, sc->s3_bucket,
+				     sc->s3_region && *sc->s3_region ? sc->s3_region : "us-east-1",
+				     sc->s3_access_key, sc->s3_secret_key};
+		use_s3 = 1;
+	} else if (sc->backend && *sc->backend && strcmp(sc->backend, "local")) {
+		snprintf(err, errlen, "HERALD_STORAGE must be local or s3, not '%s'", sc->backend);
+		return -1;
+	}
 	snprintf(root_dir, sizeof(root_dir), "%s/uploads", data_dir);
 	snprintf(tmp_dir, sizeof(tmp_dir), "%s/.tmp", root_dir);
 	if (mkdir_p(tmp_dir)) {
@@ -380,9 +407,12 @@ static void obj_path(const char *name, char *out, size_t outlen)
 	snprintf(out, outlen, "%s/%s", root_dir, name);
 }
 
-int media_put_file(const char *tmp_path, const char *name)
+int media_put_file(const char *tmp_path, const char *name, const char *mime, const char *sha256)
 {
 	if (!media_name_ok(name))
+		return -1;
+	/* object storage first: the local copy is only a cache of it */
+	if (use_s3 && s3_put_file(&s3, name, tmp_path, mime, sha256))
 		return -1;
 	char p[4200];
 	obj_path(name, p, sizeof(p));
@@ -400,6 +430,8 @@ int media_open(const char *name, int *fd, int64_t *size)
 	char p[4200];
 	obj_path(name, p, sizeof(p));
 	int f = open(p, O_RDONLY | O_CLOEXEC);
+	if (f < 0 && errno == ENOENT && use_s3 && s3_get_file(&s3, name, p) == 0)
+		f = open(p, O_RDONLY | O_CLOEXEC);
 	if (f < 0)
 		return -1;
 	struct stat stt;
@@ -445,7 +477,9 @@ int media_exists(const char *name)
 		return 0;
 	char p[4200];
 	obj_path(name, p, sizeof(p));
-	return access(p, R_OK) == 0;
+	if (access(p, R_OK) == 0)
+		return 1;
+	return use_s3 && s3_head(&s3, name) == 0;
 }
 
 static const char *const variants[] = {"b1m", "jpg", NULL}; /* every fit's variant */
@@ -457,13 +491,17 @@ int media_delete(const char *name)
 	char p[4200];
 	obj_path(name, p, sizeof(p));
 	int rc = unlink(p) && errno != ENOENT ? -1 : 0;
-	/* derivatives share the 26-char id */
-	for (int i = 0; variants[i]; i++)
-		for (int j = 0; j < 2; j++) {
-			snprintf(p, sizeof(p), "%s/%.26s.%s.%s", root_dir, name, variants[i],
-				 j ? "png" : "jpg");
-			unlink(p);
-		}
+	if (use_s3 && s3_delete(&s3, name))
+		rc = -1;
+	/* derivatives share the 26-char id (every fit writes JPEG) */
+	for (int i = 0; variants[i]; i++) {
+		char d[64];
+		snprintf(d, sizeof(d), "%.26s.%s.jpg", name, variants[i]);
+		obj_path(d, p, sizeof(p));
+		int had = unlink(p) == 0;
+		if (use_s3 && (had || s3_head(&s3, d) == 0))
+			s3_delete(&s3, d);
+	}
 	return rc;
 }
 
@@ -505,7 +543,11 @@ static int write_tmp_then_put(const void *b, size_t n, const char *name)
 	}
 	int ok = off == n && fsync(fd) == 0;
 	close(fd);
-	if (!ok || media_put_file(tp, name)) {
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[2 * sizeof(h) + 1];
+	crypto_hash_sha256(h, b, n);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	if (!ok || media_put_file(tp, name, "image/jpeg", hex)) {
 		unlink(tp);
 		return -1;
 	}

@@ -56,12 +56,20 @@ int media_name_ok(const char *name);
 const char *media_mime_for_name(const char *name);
 
 /* ---- storage ---- */
-/* Set up the backend from the configuration (once, before serving). */
-int media_storage_init(const char *data_dir, char *err, size_t errlen);
+struct media_storage_cfg {
+	const char *data_dir;
+	const char *backend; /* "local" (default) or "s3" */
+	const char *s3_endpoint, *s3_bucket, *s3_region, *s3_access_key, *s3_secret_key;
+};
+/* Set up the backend from the configuration (once, before serving).  With
+ * "s3" the objects live in the bucket and $data_dir/uploads is a cache of
+ * what this node wrote or read (never evicted: size the disk for it). */
+int media_storage_init(const struct media_storage_cfg *sc, char *err, size_t errlen);
 /* Directory for temporary files of uploads in progress. */
 const char *media_tmp_dir(void);
-/* Move a finished temporary file into storage under name. */
-int media_put_file(const char *tmp_path, const char *name);
+/* Move a finished temporary file into storage under name (mime and the
+ * hex SHA-256 of its bytes go with it to object storage). */
+int media_put_file(const char *tmp_path, const char *name, const char *mime, const char *sha256);
 /* Open a stored object for reading: fd and size (local backend). */
 int media_open(const char *name, int *fd, int64_t *size);
 /* Whole object into the arena, refused (-2) when larger than max. */

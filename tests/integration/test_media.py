@@ -648,3 +648,140 @@ class PreflightFactsTest(MediaBase):
                                                                    "bytes": len(data)}],
                                        "targets": [{"platform": "bluesky"}]})
         self.assertIn("bluesky.image.max_bytes", self.rules(d))
+
+
+# ---- S3-compatible object storage ----
+
+import hmac  # noqa: E402
+import re  # noqa: E402
+import urllib.parse  # noqa: E402
+
+
+class FakeS3:
+    """Path-style S3 (PUT/GET/HEAD/DELETE /bucket/key) that recomputes every
+    request's AWS Signature V4 and refuses (403) a wrong one, and refuses a
+    PUT whose x-amz-content-sha256 is not the body's hash."""
+
+    AUTH_RE = re.compile(r"^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/s3/aws4_request, "
+                         r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$")
+
+    def __init__(self, access, secret, region, bucket):
+        self.access, self.secret, self.region, self.bucket = access, secret, region, bucket
+        self.objects = {}
+        self.log = []
+        self.problems = []
+        fake = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _go(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                st, out, hd = fake.handle(self, body)
+                self.send_response(st)
+                for k, v in hd.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(out)
+            do_GET = do_PUT = do_HEAD = do_DELETE = _go
+
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+        self.srv = S(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+    def check_sig(self, h, body):
+        auth = h.headers.get("Authorization", "")
+        m = self.AUTH_RE.match(auth)
+        if not m:
+            return "bad Authorization shape: %r" % auth
+        ak, date, region, signed, sig = m.groups()
+        if ak != self.access or region != self.region:
+            return "wrong credential scope %s/%s" % (ak, region)
+        amz_date = h.headers.get("x-amz-date", "")
+        if not amz_date.startswith(date):
+            return "x-amz-date %r does not match the scope date" % amz_date
+        payload = h.headers.get("x-amz-content-sha256")
+        if payload is None:
+            return "no x-amz-content-sha256"
+        if payload != hashlib.sha256(body).hexdigest():
+            return "x-amz-content-sha256 is not the body's hash"
+        names = signed.split(";")
+        for need in ("host", "x-amz-date", "x-amz-content-sha256"):
+            if need not in names:
+                return "%s not signed" % need
+        split = urllib.parse.urlsplit(h.path)
+        canon_headers = "".join("%s:%s\n" % (n, " ".join((h.headers.get(n) or "").split())) for n in names)
+        q = "&".join(sorted(split.query.split("&"))) if split.query else ""
+        creq = "\n".join([h.command, split.path, q, canon_headers, signed, payload])
+        scope = "%s/%s/s3/aws4_request" % (date, region)
+        sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(creq.encode()).hexdigest()])
+        k = ("AWS4" + self.secret).encode()
+        for part in (date, region, "s3", "aws4_request"):
+            k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+        want = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+        return None if hmac.compare_digest(want, sig) else "signature mismatch"
+
+    def handle(self, h, body):
+        path = urllib.parse.urlsplit(h.path).path
+        self.log.append((h.command, path))
+        why = self.check_sig(h, body)
+        if why:
+            self.problems.append("%s %s: %s" % (h.command, path, why))
+            return 403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>", {}
+        prefix = "/" + self.bucket + "/"
+        if not path.startswith(prefix):
+            return 404, b"<Error><Code>NoSuchBucket</Code></Error>", {}
+        key = path[len(prefix):]
+        if h.command == "PUT":
+            self.objects[key] = (body, h.headers.get("Content-Type"))
+            return 200, b"", {"ETag": '"%s"' % hashlib.md5(body).hexdigest()}
+        if key not in self.objects:
+            return 404, b"<Error><Code>NoSuchKey</Code></Error>", {}
+        if h.command == "DELETE":
+            del self.objects[key]
+            return 204, b"", {}
+        data, ctype = self.objects[key]
+        return 200, data, {"Content-Type": ctype or "application/octet-stream"}
+
+
+class S3StorageTest(MediaBase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s3 = FakeS3("AKIDHERALDTEST", "s3cr3t/key+value", "eu-west-3", "herald-media")
+        cls.server_env = {"HERALD_STORAGE": "s3", "HERALD_S3_ENDPOINT": cls.s3.url,
+                          "HERALD_S3_BUCKET": "herald-media", "HERALD_S3_REGION": "eu-west-3",
+                          "HERALD_S3_ACCESS_KEY": "AKIDHERALDTEST",
+                          "HERALD_S3_SECRET_KEY": "s3cr3t/key+value"}
+        super().setUpClass()
+        cls.addClassCleanup(cls.s3.close)
+
+    def test_objects_live_in_the_bucket(self):
+        key = self.srv.key("s3")
+        data = png_bytes(24, 18)
+        st, _, r = self.upload(key, data, filename="s.png")
+        self.assertEqual(st, 201, r)
+        self.assertEqual(self.s3.problems, [])
+        self.assertEqual(self.s3.objects[r["name"]], (data, "image/png"))
+        # the local copy is only a cache: drop it and the file is served from the bucket
+        os.unlink(os.path.join(self.srv.data_dir, "uploads", r["name"]))
+        st, hd, got = raw_get(self.srv, self.local_path(r["path"]), {"Range": "bytes=0-7"})
+        self.assertEqual((st, got), (206, data[:8]))
+        self.assertIn(("GET", "/herald-media/" + r["name"]), self.s3.log)
+        st, _, d = self.srv.request("DELETE", "/v1/media/" + r["id"], key="Bearer " + key)
+        self.assertEqual(st, 200, d)
+        self.assertNotIn(r["name"], self.s3.objects)
+        self.assertEqual(self.s3.problems, [])
+
+    def test_bad_config_refused_at_start(self):
+        with self.assertRaises(AssertionError):
+            Herald(env={"HERALD_STORAGE": "s3", "HERALD_S3_ENDPOINT": self.s3.url}, start_timeout=5)
