@@ -115,11 +115,16 @@ int ssrf_in_list(const char *list, const struct sockaddr *sa, unsigned len)
 	}
 	const char *p = list;
 	while (p && *p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
 		size_t n = strcspn(p, ",");
+		size_t k = n;
+		while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+			k--;
 		char item[64];
-		if (n > 0 && n < sizeof(item)) {
-			memcpy(item, p, n);
-			item[n] = 0;
+		if (k > 0 && k < sizeof(item)) {
+			memcpy(item, p, k);
+			item[k] = 0;
 			char *sl = strchr(item, '/');
 			int bits = -1;
 			if (sl) {
