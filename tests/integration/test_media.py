@@ -785,3 +785,75 @@ class S3StorageTest(MediaBase):
     def test_bad_config_refused_at_start(self):
         with self.assertRaises(AssertionError):
             Herald(env={"HERALD_STORAGE": "s3", "HERALD_S3_ENDPOINT": self.s3.url}, start_timeout=5)
+
+
+# ---- every provider case with images, the images uploaded to herald first ----
+
+import test_provider_cases as tpc  # noqa: E402  (a module: its TestCase is not collected here)
+
+
+def _rewrite(v, urls, names):
+    """Media URLs of the fake -> herald /uploads URLs; expected file names and
+    titles follow (the name is now herald's); body_file and file still name the
+    fixture whose bytes must arrive."""
+    if isinstance(v, str):
+        if v in names:
+            return names[v]
+        for old, new in urls.items():
+            v = v.replace(old, new)
+        return v
+    if isinstance(v, list):
+        return [_rewrite(x, urls, names) for x in v]
+    if isinstance(v, dict):
+        return {k: (x if k in ("body_file", "file") and isinstance(x, str) else _rewrite(x, urls, names))
+                for k, x in v.items()}
+    return v
+
+
+class HostedMediaProviderCases(unittest.TestCase):
+    """The image cases of tests/providers (Bluesky, Mastodon, Telegram,
+    Discord, Slack) again, with the images uploaded to herald and the post
+    pointing at HERALD_PUBLIC_URL/uploads/...: the same bytes must reach the
+    platform, read from storage (the fake's /media/ is never asked)."""
+
+    def test_image_cases(self):
+        ran = []
+        for platform, path in tpc.discover():
+            with open(path, encoding="utf-8") as f:
+                raw = json.load(f)
+            files = sorted(set(re.findall(r"%FAKE%/media/([\w.-]+)", json.dumps(raw.get("post", {})))))
+            if not files or not all(os.path.isfile(os.path.join(tpc.MEDIA, n)) for n in files):
+                continue
+            with self.subTest(case=os.path.basename(path), platform=platform):
+                self.run_hosted(raw, files, path)
+                ran.append(platform)
+        self.assertGreaterEqual(set(ran), {"bluesky", "mastodon", "telegram", "discord", "slack"})
+
+    def run_hosted(self, raw, files, path):
+        fake = FakePlatform(tpc.MEDIA).start()
+        srv = None
+        try:
+            case = tpc.substitute(raw, fake.url)
+            srv = Herald(env=case.get("env") or {})
+            org = "cases_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
+            key = srv.key(org)
+            urls, names = {}, {}
+            for n in files:
+                with open(os.path.join(tpc.MEDIA, n), "rb") as f:
+                    data = f.read()
+                body, ct = multipart([("file", n, None, data)])
+                st, _, r = srv.request("POST", "/public/v1/upload", key=key, raw=body,
+                                       headers={"Content-Type": ct})
+                self.assertEqual(st, 201, r)
+                urls[fake.url + "/media/" + n] = r["path"]
+                names[n] = r["name"]
+            case["post"] = _rewrite(case.get("post", {}), urls, names)
+            case["exchanges"] = _rewrite(case.get("exchanges", []), {}, names)
+            fake.load(case["exchanges"])
+            pc = tpc.ProviderCases("run_case")
+            pc._drive(case, fake, srv, path)
+            self.assertEqual(fake.media_gets, [], "media was fetched from the fake, not storage")
+        finally:
+            fake.stop()
+            if srv is not None:
+                srv.stop()
