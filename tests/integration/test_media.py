@@ -214,6 +214,13 @@ class UploadTest(MediaBase):
         st, hd, got = raw_get(self.srv, path, {"Range": "bytes=%d-" % len(data)})
         self.assertEqual(st, 416)
         self.assertEqual(hd["content-range"], "bytes */%d" % len(data))
+        conn = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=15)
+        conn.request("HEAD", path)
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, resp.getheader("Content-Length"), resp.read()),
+                         (200, str(len(data)), b""))
+        self.assertEqual(resp.getheader("Content-Type"), "video/mp4")
+        conn.close()
         st, hd, _ = raw_get(self.srv, path)
         etag = hd["etag"]
         self.assertEqual(hd["accept-ranges"], "bytes")

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/arena.h"
 #include "media/media.h"
 #include "media/multipart.h"
 #include "media/ssrf.h"
@@ -16,8 +17,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 static void test_ssrf_blocked(void **state)
 {
@@ -236,12 +239,67 @@ static void test_mp4(void **state)
 	assert_int_equal(mp4_probe_mem((const unsigned char *)"\0\0\0\1moov", 8, &d, &w, &h), -1);
 }
 
+/* A PNG the platform refuses (jpeg_only) becomes a cached JPEG copy; the
+ * original is untouched and a second call reuses the copy. */
+static void test_fit(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/herald-media-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct media_storage_cfg sc = {.data_dir = dir};
+	char err[256];
+	assert_int_equal(media_storage_init(&sc, err, sizeof(err)), 0);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "vips black %s/uploads/01m826h716bavvxs5pwd17m6pp.png 300 200 --bands 3 "
+		 ">/dev/null 2>&1", dir);
+	if (system(cmd) != 0) {
+		skip();
+		return;
+	}
+	struct arena *a = arena_new();
+	char p[300];
+	snprintf(p, sizeof(p), "%s/uploads/01m826h716bavvxs5pwd17m6pp.png", dir);
+	struct media_facts f;
+	assert_int_equal(media_facts(p, &f), 0);
+	assert_string_equal(f.mime, "image/png");
+	assert_int_equal(f.width, 300);
+	assert_int_equal(f.height, 200);
+	struct stat before;
+	assert_int_equal(stat(p, &before), 0);
+	struct media_fit jpg = {"jpg", 0, 100, 1};
+	const char *out = NULL;
+	assert_int_equal(media_fit(a, "01m826h716bavvxs5pwd17m6pp.png", "image/png", before.st_size, 300,
+				   200, &jpg, &out), 0);
+	assert_string_equal(out, "01m826h716bavvxs5pwd17m6pp.jpg.jpg");
+	snprintf(p, sizeof(p), "%s/uploads/%s", dir, out);
+	assert_int_equal(media_facts(p, &f), 0);
+	assert_string_equal(f.mime, "image/jpeg");
+	assert_int_equal(f.width, 100);
+	assert_int_equal(f.height, 67);
+	struct stat after;
+	snprintf(p, sizeof(p), "%s/uploads/01m826h716bavvxs5pwd17m6pp.png", dir);
+	assert_int_equal(stat(p, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(after.st_mtime, before.st_mtime);
+	/* already fitting: the original itself */
+	struct media_fit loose = {"b1m", 1000000, 2000, 0};
+	assert_int_equal(media_fit(a, "01m826h716bavvxs5pwd17m6pp.png", "image/png", before.st_size, 300,
+				   200, &loose, &out), 0);
+	assert_string_equal(out, "01m826h716bavvxs5pwd17m6pp.png");
+	assert_int_equal(media_delete("01m826h716bavvxs5pwd17m6pp.png"), 0);
+	assert_false(media_exists("01m826h716bavvxs5pwd17m6pp.jpg.jpg"));
+	arena_free(a);
+	media_shutdown();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ssrf_blocked), cmocka_unit_test(test_ssrf_list),
 		cmocka_unit_test(test_names),        cmocka_unit_test(test_multipart),
-		cmocka_unit_test(test_mp4),
+		cmocka_unit_test(test_mp4),          cmocka_unit_test(test_fit),
 	};
 	return cmocka_run_group_tests_name("media", tests, NULL, NULL);
 }
