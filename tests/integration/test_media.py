@@ -127,6 +127,14 @@ class UploadTest(MediaBase):
             _, m = self.check_roundtrip(key, data, mime, ext, "pic." + ext, mime)
             self.assertEqual((m["width"], m["height"]), (40, 30), ext)
 
+    @unittest.skipUnless(HAVE_VIPS, "vips CLI not installed")
+    def test_tiff_avif_bmp_roundtrip(self):
+        key = self.srv.key("media-more")
+        for ext, mime in (("tif", "image/tiff"), ("avif", "image/avif"), ("bmp", "image/bmp")):
+            data = vips_convert(png_bytes(40, 30), ext)
+            _, m = self.check_roundtrip(key, data, mime, {"tif": "tiff"}.get(ext, ext), "pic." + ext, mime)
+            self.assertEqual((m["width"], m["height"]), (40, 30), ext)
+
     def test_mp4_roundtrip_duration(self):
         key = self.srv.key("media-mp4")
         data = mp4_bytes(5250, 640, 360)
