@@ -460,14 +460,9 @@ static int serve_local_media(struct job *jb)
 		local_answer(jb, 503, "text/plain", "storage error", 13);
 	} else {
 		const char *obj = name;
-		if (c->req.fit_bytes || c->req.fit_px || c->req.fit_jpeg) {
-			/* the variant names the cached copy: one per distinct fit */
-			struct media_fit fit = {.variant = c->req.fit_jpeg ? "jpg" : "b1m",
-						.max_bytes = c->req.fit_bytes, .max_px = c->req.fit_px,
-						.jpeg_only = c->req.fit_jpeg};
-			if (media_fit(jb->ia, name, m->mime, m->bytes, m->width, m->height, &fit, &obj))
-				obj = name; /* the platform will judge the original */
-		}
+		const struct media_fit *fit = c->req.fit ? media_fit_for(jb->pr->identifier) : NULL;
+		if (fit && media_fit(jb->ia, name, m->mime, m->bytes, m->width, m->height, fit, &obj))
+			obj = name; /* no copy could be made: the platform judges the original */
 		char *body = NULL;
 		size_t len = 0;
 		rc = media_read(jb->ia, obj, max, &body, &len);

@@ -49,8 +49,6 @@
 
 #include <sodium.h>
 
-#include "../media/media.h"
-
 #define DEFAULT_SERVICE "https://bsky.social"
 #define MAX_IMAGES 4
 #define IMAGE_FETCH_MAX (5u << 20)   /* PDS default blob limit */
@@ -1401,13 +1399,8 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	case OP_MEDIA_GET: {
 		struct media *m = &s->m[s->mi];
 		send_get(c, m->url, s->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX, 120000);
-		const struct media_fit *fit = media_fit_for("bluesky");
-		if (!s->video && fit) {
-			/* herald-hosted images come as a copy under the blob cap */
-			c->req.fit_bytes = fit->max_bytes;
-			c->req.fit_px = fit->max_px;
-			c->req.fit_jpeg = fit->jpeg_only;
-		}
+		/* herald-hosted images come as a copy under the blob cap */
+		c->req.fit = !s->video;
 		return PUB_SEND;
 	}
 	case OP_MEDIA_UP: {

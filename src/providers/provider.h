@@ -47,11 +47,10 @@ struct pub_req {
 	long delay_ms;        /* send after this long (polling a platform) */
 	const char *log_url;  /* url with secrets removed, for attempt records */
 	/* A GET of media herald hosts (HERALD_PUBLIC_URL/uploads/...) is read
-	 * from storage by the engine; these ask for a copy that fits the
-	 * platform (0: no limit), made once and cached, the original kept. */
-	long fit_bytes;
-	int fit_px;           /* longest side */
-	int fit_jpeg;         /* the platform takes JPEG only */
+	 * from storage by the engine; fit asks for the copy this platform
+	 * takes (media_fit_for(provider), made once and cached, the original
+	 * kept) instead of the original. */
+	int fit;
 };
 
 /* One thread item being published.  Everything is allocated in `a`, which
