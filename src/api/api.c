@@ -377,6 +377,10 @@ void api_handle(struct http_req *r)
 		snprintf(key, sizeof(key), "k:%s", c->key_id);
 		rl_hit(key, c->app->cfg->rate_limit, 60000, now, &rl);
 		set_limit_headers(c, &rl, "RateLimit-");
+		/* native routes: the X- spelling too, for clients that only know
+		 * it (Postiz routes keep Postiz's: X- is its hourly posts limit) */
+		if (m.route->flags & RF_NATIVE)
+			set_limit_headers(c, &rl, "X-RateLimit-");
 		if (!rl.allowed) {
 			char ra[24];
 			snprintf(ra, sizeof(ra), "%lld", (long long)rl.reset_s);

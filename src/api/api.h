@@ -69,6 +69,7 @@ struct call {
 	int replied;
 	int deferred;
 	struct idem *idem;        /* Idempotency-Key bookkeeping, or NULL */
+	const char *creation_method; /* posts created by this call (NULL: "API") */
 };
 
 extern const struct route api_routes[];
@@ -143,5 +144,8 @@ void h_feed_atom(void *); void h_feed_rss(void *); void h_openapi(void *);
 void h_posts_validate(void *);
 void h_media_upload(void *); void h_media_from_url(void *); void h_media_list(void *);
 void h_media_get(void *); void h_media_delete(void *); void h_uploads_serve(void *);
+void h_native_create(void *); void h_native_list(void *); void h_native_get(void *);
+void h_native_patch(void *); void h_native_cancel(void *); void h_native_retry(void *);
+void h_native_approve(void *); void h_platforms(void *);
 
 #endif

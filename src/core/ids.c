@@ -10,13 +10,28 @@ static const char crockford[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
 void ulid_new(char out[ULID_LEN + 1])
 {
+	/* monotonic within a thread (the ULID spec's monotonic mode): ids made
+	 * in one millisecond still sort in the order they were made, so rows
+	 * written in one request (a post's targets) keep their order */
+	static _Thread_local unsigned char last[16];
+	static _Thread_local uint64_t last_ms;
 	unsigned char b[16];
-	uint64_t t = (uint64_t)now_ms();
+	uint64_t ms = (uint64_t)now_ms(), t = ms;
 	for (int i = 5; i >= 0; i--) {
 		b[i] = t & 0xff;
 		t >>= 8;
 	}
-	randombytes_buf(b + 6, 10);
+	int carry = 0;
+	if (ms == last_ms) {
+		memcpy(b + 6, last + 6, 10);
+		carry = 1;
+		for (int i = 15; i >= 6 && carry; i--)
+			carry = ++b[i] == 0;
+	}
+	if (ms != last_ms || carry)
+		randombytes_buf(b + 6, 10); /* a new millisecond (or 2^80 ids in one) */
+	memcpy(last, b, 16);
+	last_ms = ms;
 	/* 128 bits -> 26 chars of 5 bits, most significant first (2 pad bits) */
 	int bit = -2;
 	for (int i = 0; i < ULID_LEN; i++, bit += 5) {

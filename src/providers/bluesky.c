@@ -1953,6 +1953,8 @@ static enum pub_status bsky_publish(struct pub_ctx *c, const struct hresp *r)
 }
 
 const struct provider provider_bluesky = {
+	.api_version = "AT Protocol XRPC: com.atproto.repo, app.bsky.feed.post lexicon",
+	.api_sunset = NULL,
 	.identifier = "bluesky",
 	.name = "Bluesky",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_IDEMPOTENT | PROV_CREDENTIALS,

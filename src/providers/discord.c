@@ -893,6 +893,8 @@ static enum pub_status dc_publish(struct pub_ctx *c, const struct hresp *prev)
 }
 
 const struct provider provider_discord = {
+	.api_version = "Discord API v10",
+	.api_sunset = NULL,
 	.identifier = "discord",
 	.name = "Discord",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_CREDENTIALS,

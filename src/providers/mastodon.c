@@ -495,6 +495,8 @@ static enum pub_status masto_publish(struct pub_ctx *c, const struct hresp *r)
 }
 
 const struct provider provider_mastodon = {
+	.api_version = "Mastodon REST API: /api/v1/statuses, /api/v2/media (Mastodon 3.1.3 and later)",
+	.api_sunset = NULL,
 	.identifier = "mastodon",
 	.name = "Mastodon",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_IDEMPOTENT | PROV_CREDENTIALS,

@@ -1752,6 +1752,8 @@ static enum pub_status nostr_publish(struct pub_ctx *c, const struct hresp *prev
 }
 
 const struct provider provider_nostr = {
+	.api_version = "NIP-01, NIP-10 (kind 1 text notes)",
+	.api_sunset = NULL,
 	.identifier = "nostr",
 	.name = "Nostr",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_IDEMPOTENT | PROV_CREDENTIALS,

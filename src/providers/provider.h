@@ -125,6 +125,11 @@ struct provider {
 	/* Least time between two publishes on one account (queueing, not
 	 * failing, keeps a post under the platform's limit). */
 	long min_interval_ms;
+	/* The upstream API this provider is written against, and the date its
+	 * owner announced it stops working ("YYYY-MM-DD"), NULL when none is
+	 * announced.  Served by /v1/platforms; a test fails 90 days before. */
+	const char *api_version;
+	const char *api_sunset;
 };
 
 /* Standard Webhooks signature "v1,<base64>" of body (webhook.c). */

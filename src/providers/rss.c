@@ -55,6 +55,8 @@ static enum pub_status rss_publish(struct pub_ctx *c, const struct hresp *prev)
 }
 
 const struct provider provider_rss = {
+	.api_version = "Atom 1.0 (RFC 4287) and RSS 2.0 served by herald",
+	.api_sunset = NULL,
 	.identifier = "rss",
 	.name = "RSS/Atom feed",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_IDEMPOTENT | PROV_CREDENTIALS,

@@ -889,6 +889,8 @@ static enum pub_status sl_publish(struct pub_ctx *c, const struct hresp *prev)
 }
 
 const struct provider provider_slack = {
+	.api_version = "Slack Web API (unversioned; files.getUploadURLExternal flow)",
+	.api_sunset = NULL,
 	.identifier = "slack",
 	.name = "Slack",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_CREDENTIALS,

@@ -855,6 +855,8 @@ static enum pub_status tg_publish(struct pub_ctx *c, const struct hresp *prev)
 }
 
 const struct provider provider_telegram = {
+	.api_version = "Telegram Bot API (unversioned; methods of Bot API 6.0 and later)",
+	.api_sunset = NULL,
 	.identifier = "telegram",
 	.name = "Telegram",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_CREDENTIALS,

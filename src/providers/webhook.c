@@ -186,6 +186,8 @@ static enum pub_status webhook_publish(struct pub_ctx *c, const struct hresp *pr
 }
 
 const struct provider provider_webhook = {
+	.api_version = "Standard Webhooks v1 (signed JSON POST)",
+	.api_sunset = NULL,
 	.identifier = "webhook",
 	.name = "Webhook",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_IDEMPOTENT | PROV_CREDENTIALS,

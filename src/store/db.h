@@ -17,6 +17,8 @@
 
 #define DB_ROW 1
 #define DB_DONE 0
+/* the most $N parameters one statement may use (both drivers) */
+#define DB_MAX_PARAMS 24
 
 enum db_dialect { DB_SQLITE, DB_PG };
 

@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PARAMS 16
+#define MAX_PARAMS DB_MAX_PARAMS
 
 struct db_stmt {
 	struct pg_db *owner;

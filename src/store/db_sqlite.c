@@ -32,7 +32,7 @@ struct db_stmt {
 	struct sqlite_db *owner;
 	sqlite3_stmt *s;
 	const char *sql;
-	int idx_map[16]; /* $N -> sqlite index */
+	int idx_map[DB_MAX_PARAMS + 1]; /* $N -> sqlite index */
 };
 
 struct sqlite_db {
@@ -148,7 +148,7 @@ static int sq_prepare(struct db *db, const char *sql, struct db_stmt **out)
 	st->owner = d;
 	st->s = s;
 	st->sql = sql;
-	for (int i = 1; i < 16; i++) {
+	for (int i = 1; i <= DB_MAX_PARAMS; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "$%d", i);
 		st->idx_map[i] = sqlite3_bind_parameter_index(s, name);
@@ -159,7 +159,7 @@ static int sq_prepare(struct db *db, const char *sql, struct db_stmt **out)
 
 static int map(struct db_stmt *s, int idx)
 {
-	return idx > 0 && idx < 16 ? s->idx_map[idx] : 0;
+	return idx > 0 && idx <= DB_MAX_PARAMS ? s->idx_map[idx] : 0;
 }
 
 static void sq_bind_text(struct db_stmt *s, int idx, const char *v)

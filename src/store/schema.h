@@ -66,7 +66,12 @@ static const char *const schema_migrations[] = {
 	" body_hash TEXT NOT NULL, state TEXT NOT NULL, status INTEGER, body TEXT,"
 	" created_at BIGINT NOT NULL, PRIMARY KEY (org_id, route, key));"
 	"CREATE INDEX idempotency_created ON idempotency(created_at);",
-	/* 3: media library (issue #6); name is the storage object name */
+	/* 3: native posts: one batch id over the threads (one per target) of a
+	 * POST /v1/posts; Postiz-created threads have none */
+	"ALTER TABLE posts ADD COLUMN batch TEXT;"
+	"CREATE INDEX posts_batch ON posts(batch) WHERE batch IS NOT NULL;"
+	"CREATE INDEX posts_org_created ON posts(org_id, created_at) WHERE parent_id IS NULL;",
+	/* 4: media library (issue #6); name is the storage object name */
 	"CREATE TABLE media ("
 	" id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id),"
 	" name TEXT NOT NULL UNIQUE, original_name TEXT NOT NULL, mime TEXT NOT NULL,"

@@ -559,6 +559,8 @@ void store_read_post(struct store *st, struct arena *a, struct db_stmt *s, struc
 	p->channel_name = ct(st, a, s, 21);
 	p->channel_picture = ct(st, a, s, 22);
 	p->published_at = ci(st, s, 23);
+	p->batch = ct(st, a, s, 24);
+	p->deleted_at = ci(st, s, 25);
 }
 
 void read_post_cb(struct store *st, struct arena *a, struct db_stmt *s, void *elem)
@@ -566,7 +568,7 @@ void read_post_cb(struct store *st, struct arena *a, struct db_stmt *s, void *el
 	store_read_post(st, a, s, elem);
 }
 
-static int load_tags(struct store *st, struct arena *a, struct store_post *p)
+int store_load_tags(struct store *st, struct arena *a, struct store_post *p)
 {
 	struct db_stmt *s = prep(st, "SELECT t.id, t.name, t.color, t.created_at, t.updated_at"
 				     " FROM post_tags pt JOIN tags t ON t.id = pt.tag_id"
@@ -590,16 +592,14 @@ static char *fail_msg(struct arena *a, char **out_msg, const char *fmt, const ch
 	return NULL;
 }
 
-int store_post_write(struct store *st, struct arena *a, const struct store_post_write *w,
-		     char **out_root_id, char **out_msg)
+/* One thread, inside the caller's transaction. */
+static int write_thread(struct store *st, struct arena *a, const struct store_post_write *w,
+			int64_t now, char **out_root_id, char **out_msg)
 {
-	int64_t now = now_ms();
 	int status = -1;
 	char *prev = NULL, *root = NULL;
 	/* type update keeps states; an item it adds takes the thread's state */
 	const char *new_state = w->state ? w->state : PS_QUEUED;
-	if (begin(st))
-		return -1;
 	for (size_t i = 0; i < w->nitems; i++) {
 		const struct store_post_item *it = &w->items[i];
 		char *id = NULL;
@@ -664,9 +664,9 @@ int store_post_write(struct store *st, struct arena *a, const struct store_post_
 		} else {
 			s = prep(st, "INSERT INTO posts(id, channel_id, grp, parent_id, position, content,"
 				     " media, settings, delay_min, state, publish_at, due_at, interval_days,"
-				     " created_at, updated_at, org_id, creation_method)"
+				     " created_at, updated_at, org_id, creation_method, batch)"
 				     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10, 'queued'), $11, $11, $12,"
-				     " $13, $13, $14, $15)");
+				     " $13, $13, $14, $15, $16)");
 		}
 		if (!s)
 			goto out;
@@ -689,6 +689,7 @@ int store_post_write(struct store *st, struct arena *a, const struct store_post_
 		if (!exists) {
 			bt(st, s, 14, w->org_id);
 			bt(st, s, 15, w->creation_method ? w->creation_method : "API");
+			bt(st, s, 16, w->batch);
 		}
 		if (run(st, s, NULL)) {
 			if (DRV(st)->is_unique_violation(st->db)) {
@@ -732,13 +733,43 @@ int store_post_write(struct store *st, struct arena *a, const struct store_post_
 		if (run(st, s, NULL))
 			goto out;
 	}
-	if (commit(st))
-		goto out;
 	*out_root_id = root;
 	return 0;
 out:
-	rollback(st);
 	return status;
+}
+
+int store_post_write(struct store *st, struct arena *a, const struct store_post_write *w,
+		     char **out_root_id, char **out_msg)
+{
+	size_t failed;
+	char *roots[1];
+	int rc = store_post_write_many(st, a, w, 1, roots, out_msg, &failed);
+	if (!rc)
+		*out_root_id = roots[0];
+	return rc;
+}
+
+int store_post_write_many(struct store *st, struct arena *a, const struct store_post_write *w,
+			  size_t n, char **out_roots, char **out_msg, size_t *failed)
+{
+	int64_t now = now_ms();
+	*failed = 0;
+	if (begin(st))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int rc = write_thread(st, a, &w[i], now, &out_roots[i], out_msg);
+		if (rc) {
+			*failed = i;
+			rollback(st);
+			return rc;
+		}
+	}
+	if (commit(st)) {
+		rollback(st);
+		return -1;
+	}
+	return 0;
 }
 
 int store_post_list(struct store *st, struct arena *a, const struct store_post_filter *f,
@@ -746,7 +777,7 @@ int store_post_list(struct store *st, struct arena *a, const struct store_post_f
 {
 	struct db_stmt *s = prep(st, "SELECT " POST_COLS POST_FROM
 				     " WHERE p.org_id = $1 AND p.parent_id IS NULL AND p.deleted_at IS NULL"
-				     " AND c.deleted_at IS NULL"
+				     " AND c.deleted_at IS NULL AND p.state <> 'canceled'"
 				     " AND ((p.publish_at >= $2 AND p.publish_at <= $3) OR p.interval_days IS NOT NULL)"
 				     " AND (CAST($4 AS TEXT) IS NULL OR c.customer_id = $4)"
 				     " ORDER BY p.publish_at, p.id LIMIT 10000");
@@ -761,7 +792,7 @@ int store_post_list(struct store *st, struct arena *a, const struct store_post_f
 	if (collect(st, a, s, sizeof(*v), read_post_cb, (void **)&v, &cnt))
 		return -1;
 	for (size_t i = 0; i < cnt; i++)
-		if (load_tags(st, a, &v[i]))
+		if (store_load_tags(st, a, &v[i]))
 			return -1;
 	*out = v;
 	*n = cnt;
@@ -785,7 +816,7 @@ int store_post_thread(struct store *st, struct arena *a, const char *org_id, con
 		return -1;
 	if (!cnt)
 		return STORE_NOTFOUND;
-	if (load_tags(st, a, &v[0]))
+	if (store_load_tags(st, a, &v[0]))
 		return -1;
 	*out = v;
 	*n = cnt;

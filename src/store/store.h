@@ -69,6 +69,8 @@ struct store_post {
 	char *release_id, *release_url, *error;
 	int attempts;
 	int64_t created_at, updated_at, published_at;
+	char *batch;            /* native post id, or NULL (Postiz-created) */
+	int64_t deleted_at;     /* 0: live */
 	/* joined from the channel */
 	char *channel_provider, *channel_name, *channel_picture;
 	/* tags of a root post */
@@ -98,6 +100,7 @@ struct store_post_write {
 	size_t ntags;
 	const struct store_post_item *items;
 	size_t nitems;
+	const char *batch;      /* native post id shared by the targets, or NULL */
 };
 
 struct store_post_filter {
@@ -151,6 +154,10 @@ int store_channel_set_customer(struct store *st, const char *org_id, const char 
 /* posts */
 int store_post_write(struct store *st, struct arena *a, const struct store_post_write *w,
 		     char **out_root_id, char **out_msg);
+/* Several threads in ONE transaction (a native post's targets): all are
+ * written or none; *failed is the index of the write that was refused. */
+int store_post_write_many(struct store *st, struct arena *a, const struct store_post_write *w,
+			  size_t n, char **out_roots, char **out_msg, size_t *failed);
 /* Root posts in range (or repeating), with tags and channel fields. */
 int store_post_list(struct store *st, struct arena *a, const struct store_post_filter *f,
 		    struct store_post **out, size_t *n);
@@ -179,6 +186,55 @@ int store_post_set_release(struct store *st, const char *org_id, const char *id,
 /* Number of live root posts of the org in [from, to). */
 int store_post_count_at(struct store *st, const char *org_id, int64_t from, int64_t to,
 			int *out);
+
+/* ---- native posts (store_native.c) ----
+ * A native post is a batch of threads, one per target; a Postiz-created
+ * thread is a native post of one target whose id is its group. */
+struct store_native_filter {
+	const char *org_id;
+	const char *state, *channel_id, *provider, *tag;
+	int64_t from, to;        /* publish_at; 0: open */
+	int64_t cursor_created;  /* 0: first page */
+	const char *cursor_id;
+	int limit;
+};
+struct store_native_ref {
+	char *id;
+	int64_t created_at;
+};
+/* One page of native post ids, newest first. */
+int store_native_list(struct store *st, struct arena *a, const struct store_native_filter *f,
+		      struct store_native_ref **out, size_t *n);
+/* Every live row of the native post `id` (roots with their tags first in
+ * target order, then thread items by position); STORE_NOTFOUND. */
+int store_native_rows(struct store *st, struct arena *a, const char *org_id, const char *id,
+		      struct store_post **out, size_t *n);
+/* Cancel what is not published yet; STORE_CONFLICT (and *inflight) while a
+ * target is being published or when nothing is left to cancel. */
+int store_native_cancel(struct store *st, const char *org_id, const char *id, int *out_n,
+			int *out_inflight);
+/* Move every target from one state to another (approve: draft -> queued);
+ * *out_n rows changed. */
+int store_native_set_state(struct store *st, const char *org_id, const char *id,
+			   const char *from, const char *to, int *out_n);
+/* Edit while every target is draft or queued: publish time (0: keep), root
+ * text/media per target (NULL: keep), thread items replaced when
+ * replace_thread.  STORE_CONFLICT when a target has left draft/queued. */
+struct store_native_edit {
+	const char *org_id, *id;
+	int64_t publish_at;
+	size_t ntargets;
+	const char *const *root_ids;      /* per target */
+	const char *const *contents;      /* per target, NULL: keep */
+	const char *const *medias;        /* per target, NULL: keep */
+	int replace_thread;
+	const struct store_post_item *const *thread; /* per target: items after the root */
+	const size_t *nthread;
+	int set_tags;
+	const char *const *tag_names;
+	size_t ntags;
+};
+int store_native_edit(struct store *st, struct arena *a, const struct store_native_edit *e);
 
 /* ---- Idempotency-Key records (src/api/idempotency.c) ---- */
 enum store_idem {

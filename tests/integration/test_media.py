@@ -643,11 +643,30 @@ class PreflightFactsTest(MediaBase):
             rules = self.rules(d)
             self.assertTrue(any(r.endswith("video.min_duration") for r in rules), (media, rules))
             self.assertTrue(any(r.endswith("video.min_short_edge") for r in rules), (media, rules))
-        # another organization's id is not resolved: nothing is known about it
+        # another organization's id does not exist for it
         other = self.srv.key("pf-facts-other")
         st, _, d = self.validate(other, {"text": "clip", "media": [{"mediaId": up["id"]}],
                                          "targets": [{"platform": "tiktok"}]})
-        self.assertFalse(any(r.endswith("min_duration") for r in self.rules(d)), d)
+        self.assertEqual(st, 400, d)
+        self.assertEqual((d["error"]["code"], d["error"]["field"]), ("validation_failed", "media[0].mediaId"))
+
+    def test_native_post_with_media_id(self):
+        key = self.srv.key("native-media")
+        bk = "Bearer " + key
+        st, _, up = self.upload(bk, png_bytes(), filename="n.png", route="/v1/media")
+        self.assertEqual(st, 201, up)
+        ch = self.srv.channel("native-media", "hook")
+        st, _, post = self.srv.request("POST", "/v1/posts", key=bk, body={
+            "text": "with media", "media": [{"mediaId": up["id"], "alt": "a"}],
+            "targets": [{"accountId": ch}], "draft": True})
+        self.assertIn(st, (200, 201, 202), post)
+        # the draft uses it: DELETE refused, then allowed once the draft is canceled
+        st, _, r = self.srv.request("DELETE", "/v1/media/" + up["id"], key=bk)
+        self.assertEqual(st, 409, r)
+        st, _, r = self.srv.request("DELETE", "/v1/posts/" + post["id"], key=bk)
+        self.assertEqual(st, 200, r)
+        st, _, r = self.srv.request("DELETE", "/v1/media/" + up["id"], key=bk)
+        self.assertEqual(st, 200, r)
 
     def test_bluesky_image_over_cap_is_fine_when_hosted(self):
         key = self.srv.key("pf-bsky")
