@@ -286,6 +286,16 @@ class LibraryTest(MediaBase):
         self.assertEqual(st, 404)
         self.assertFalse(os.path.exists(os.path.join(self.srv.data_dir, "uploads", r.get("name", "x"))))
 
+    def test_openapi_describes_uploads(self):
+        st, _, doc = self.srv.request("GET", "/openapi.json")
+        self.assertEqual(st, 200)
+        for path in ("/v1/media", "/public/v1/upload"):
+            body = doc["paths"][path]["post"]["requestBody"]["content"]
+            self.assertEqual(list(body), ["multipart/form-data"], path)
+            self.assertEqual(body["multipart/form-data"]["schema"]["properties"]["file"]["format"], "binary")
+        for path in ("/v1/media/from-url", "/public/v1/upload-from-url", "/v1/media/{id}", "/uploads/{name}"):
+            self.assertIn(path, doc["paths"])
+
     def test_tenancy(self):
         ka, kb = self.srv.key("media-a"), self.srv.key("media-b")
         st, _, r = self.upload(ka, png_bytes(), filename="a.png")
