@@ -5,6 +5,7 @@
 #include "s3.h"
 
 #include <dlfcn.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <magic.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <vips/vips.h>
 
@@ -388,6 +390,27 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
 }
 
+/* Temporary files a crashed process left behind: uploads in progress
+ * (tmp dir) and partial S3 downloads ("<name>.part-XXXXXX").  Only those
+ * older than an hour go: another process may share the data dir. */
+static void sweep(const char *dir, int parts_only)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	time_t cutoff = time(NULL) - 3600;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || (parts_only && !strstr(e->d_name, ".part-")))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_mtime < cutoff)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
 static struct s3_cfg s3;
 static int use_s3;
 
@@ -421,6 +444,8 @@ int media_storage_init(const struct media_storage_cfg *sc, char *err, size_t err
 		snprintf(err, errlen, "cannot create %s: %s", tmp_dir, strerror(errno));
 		return -1;
 	}
+	sweep(tmp_dir, 0);
+	sweep(root_dir, 1);
 	return 0;
 }
 

@@ -243,6 +243,33 @@ class UploadTest(MediaBase):
             self.assertIn(st, (400, 404), bad)
 
 
+class _SeededHerald(Herald):
+    """A server whose data dir holds leftovers of a crashed process."""
+
+    def _start(self, timeout):
+        up = os.path.join(self.data_dir, "uploads")
+        os.makedirs(os.path.join(up, ".tmp"))
+        self.seeded = {"old": os.path.join(up, ".tmp", "up-old"), "new": os.path.join(up, ".tmp", "up-new"),
+                       "part": os.path.join(up, "01m826h716bavvxs5pwd17m6pp.png.part-abc123"),
+                       "keep": os.path.join(up, "01m826h716bavvxs5pwd17m6pp.png")}
+        for name, p in self.seeded.items():
+            with open(p, "wb") as f:
+                f.write(b"x")
+            if name != "new":
+                os.utime(p, (time.time() - 7200, time.time() - 7200))
+        super()._start(timeout)
+
+
+class StartupSweepTest(unittest.TestCase):
+    def test_stale_temporaries_removed_at_start(self):
+        h = _SeededHerald()
+        try:
+            exists = {k: os.path.exists(p) for k, p in h.seeded.items()}
+        finally:
+            h.stop()
+        self.assertEqual(exists, {"old": False, "new": True, "part": False, "keep": True})
+
+
 class LibraryTest(MediaBase):
     def test_list_get_delete_and_conflict(self):
         key = self.srv.key("media-lib")
@@ -901,3 +928,32 @@ class HostedMediaProviderCases(unittest.TestCase):
             fake.stop()
             if srv is not None:
                 srv.stop()
+
+
+import test_postiz_clients as tpz  # noqa: E402  (a module: its TestCases are not collected here)
+
+
+@unittest.skipUnless(tpz.POSTIZ_CLI, "the postiz CLI is not installed")
+class RealPostizCliUploadTest(MediaBase):
+    """`postiz upload FILE` (the real Postiz CLI) against herald."""
+
+    def test_cli_upload(self):
+        key = self.srv.key("pz-upload")
+        d = tempfile.mkdtemp(prefix="herald-it-pzu-")
+        try:
+            data = png_bytes(17, 9)
+            fp = os.path.join(d, "shot.png")
+            with open(fp, "wb") as f:
+                f.write(data)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTIZ_", "HERALD_"))}
+            env.update(POSTIZ_API_URL=self.srv.url, POSTIZ_API_KEY=key, HOME=d)
+            p = subprocess.run([tpz.POSTIZ_CLI, "upload", fp], env=env, capture_output=True, text=True,
+                               timeout=60)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        out = tpz.RealPostizCliTest.json_of(p.stdout)
+        self.assertTrue(out["path"].endswith(".png"), out)
+        self.assertEqual(out["originalName"], "shot.png")
+        st, hd, got = raw_get(self.srv, self.local_path(out["path"]))
+        self.assertEqual((st, got), (200, data))
