@@ -7,6 +7,7 @@
 #   make deps       install the Debian packages (as root; skips what is there)
 #   make fuzz       build the libFuzzer targets (clang)
 #   make bench      run the benchmarks in bench/
+#   make man        build/herald.1 (the manual page, from the command table)
 
 CC      ?= cc
 PKGS    := libevent libevent_pthreads jansson sqlite3 libsodium libcurl libsecp256k1 libwebsockets libutf8proc libmagic
@@ -17,13 +18,13 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow \
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpq -lpthread -lm -ldl
 
 SRC     := $(sort $(wildcard src/core/*.c src/http/*.c src/store/*.c src/api/*.c \
-             src/providers/*.c src/engine/*.c src/preflight/*.c src/media/*.c src/cli/*.c))
+             src/providers/*.c src/engine/*.c src/preflight/*.c src/mcp/*.c src/media/*.c src/cli/*.c))
 LIBSRC  := $(filter-out src/cli/%,$(SRC))
 HDR     := $(wildcard src/*/*.h)
 
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all run check test unit integration integration-pg deps clean fuzz bench
+.PHONY: all run check test unit integration integration-pg deps clean fuzz bench man
 
 all: build/herald
 
@@ -34,6 +35,12 @@ build/herald: $(SRC) $(HDR) Makefile
 build/asan/herald: $(SRC) $(HDR) Makefile
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(SRC) $(LDLIBS)
+
+# the manual page is generated from the command table in src/cli/main.c
+man: build/herald.1
+
+build/herald.1: build/herald
+	build/herald man > $@
 
 UNIT := $(patsubst tests/unit/%.c,build/asan/%,$(wildcard tests/unit/test_*.c))
 
@@ -48,6 +55,7 @@ unit: $(UNIT)
 
 integration: build/asan/herald
 	tests/node_setup.sh
+	tests/mcp_sdk_setup.sh
 	tests/nostr_setup.sh || true
 	tests/bluesky_pds_setup.sh || echo "bluesky PDS not installed: its end-to-end test will skip" >&2
 	HERALD_BIN=build/asan/herald python3 tests/integration/run.py

@@ -32,7 +32,7 @@ newest_hdr=$(ls -t src/*/*.h | head -n 1)
 
 objs=""
 for src in $(ls src/core/*.c src/http/*.c src/store/*.c src/api/*.c src/providers/*.c \
-		src/engine/*.c src/preflight/*.c src/media/*.c 2>/dev/null | sort); do
+		src/engine/*.c src/preflight/*.c src/mcp/*.c src/media/*.c 2>/dev/null | sort); do
 	obj="$OUT/obj/$(echo "$src" | sed 's|^src/||; s|/|_|g; s|\.c$|.o|')"
 	if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_hdr" -nt "$obj" ] ||
 	   [ fuzz/build.sh -nt "$obj" ] || [ Makefile -nt "$obj" ]; then

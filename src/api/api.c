@@ -62,6 +62,18 @@ void api_reply(struct call *c, int status, json_t *v)
 		atomic_fetch_sub(&deferred_calls, 1);
 }
 
+void api_reply_empty(struct call *c, int status)
+{
+	if (c->replied)
+		return;
+	c->replied = 1;
+	idem_finish(c, status, "", 0);
+	int deferred = c->deferred;
+	http_reply(c->r, status, NULL, "", 0); /* may free c (deferred) */
+	if (deferred)
+		atomic_fetch_sub(&deferred_calls, 1);
+}
+
 static json_t *envelope(struct call *c, enum herr e, const char *field, const char *msg);
 
 static json_t *envelope_rule(struct call *c, enum herr e, const char *field, const char *msg,
@@ -328,6 +340,9 @@ void api_handle(struct http_req *r)
 	c->st = loop->st;
 	c->hc = loop->hc;
 	c->base = loop->base;
+	/* posts made through MCP tools say so, as in Postiz (creationMethod) */
+	if (r->via && !strcmp(r->via, "mcp"))
+		c->creation_method = "MCP";
 
 	if (!r->path) {
 		api_fail(c, HERR_VALIDATION, "path", "the request path is not valid percent-encoding");
@@ -418,4 +433,23 @@ void api_handle(struct http_req *r)
 		log_msg(LOG_ERROR, "api", "handler for %s did not reply", m.route->pattern);
 		api_fail(c, HERR_INTERNAL, NULL, "the handler produced no answer");
 	}
+}
+
+json_t *api_envelope(const struct app *app, const char *request_id, enum herr e, const char *field,
+		     const char *msg)
+{
+	const struct herr_info *hi = herr_info(e);
+	json_t *err = json_object();
+	json_object_set_new(err, "code", json_string(hi->code));
+	json_object_set_new(err, "message", json_string(msg));
+	if (field)
+		json_object_set_new(err, "field", json_string(field));
+	json_object_set_new(err, "retryable", json_boolean(hi->retryable));
+	size_t n = strlen(app->cfg->public_url) + strlen(hi->code) + 16;
+	char *doc = xmalloc(n);
+	snprintf(doc, n, "%s/v1/errors#%s", app->cfg->public_url, hi->code);
+	json_object_set_new(err, "docUrl", json_string(doc));
+	free(doc);
+	json_object_set_new(err, "requestId", json_string(request_id));
+	return json_pack("{s:o}", "error", err);
 }

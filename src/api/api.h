@@ -26,7 +26,8 @@ struct store;
 #define RF_POSTIZ    (1u << 1) /* Postiz route: Postiz-shaped errors too */
 #define RF_POST_RATE (1u << 2) /* counts against HERALD_API_LIMIT */
 #define RF_NATIVE    (1u << 3) /* /v1 */
-#define RF_UPLOAD    (1u << 4) /* body up to HERALD_MAX_UPLOAD, read through http_body_each */
+#define RF_NO_IDEM   (1u << 4) /* no Idempotency-Key: the body's own protocol rules (MCP) */
+#define RF_UPLOAD    (1u << 5) /* body up to HERALD_MAX_UPLOAD, read through http_body_each */
 
 struct app {
 	const struct config *cfg;
@@ -78,6 +79,8 @@ extern const size_t api_nroutes;
 void api_handle(struct http_req *r);
 
 void api_reply(struct call *c, int status, json_t *v); /* steals v */
+/* api_reply without a body (MCP's 202 to notifications). */
+void api_reply_empty(struct call *c, int status);
 /* Answer later: the handler returns without replying and the call (with
  * its arena) stays alive until api_reply/api_fail is called from a
  * callback on the same loop.  Calls being answered later count as busy
@@ -98,6 +101,11 @@ void api_fail_rule(struct call *c, enum herr e, const char *field, const char *r
 void api_fail_violations(struct call *c, enum herr e, const char *field, const char *rule,
 			 const char *platform, json_t *violations, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
+
+/* The error envelope {"error":{...}} of SPEC 5 outside a call (MCP tool
+ * arguments that never became a request).  New reference. */
+json_t *api_envelope(const struct app *app, const char *request_id, enum herr e, const char *field,
+		     const char *msg);
 
 /* Parse the body as a JSON object; on failure the reply is sent and NULL
  * returned.  The value is freed with the request arena. */
@@ -130,6 +138,12 @@ void api_media_facts(struct call *c, const char *media_id, const char *url, cons
  * facts were read without one. */
 void api_media_fit_facts(const char *platform, struct pf_media *pm, size_t n);
 
+/* Idempotency fingerprint of a multipart upload into hs (a
+ * crypto_hash_sha256_state): every part's name, file name, type and bytes,
+ * so the same upload with another boundary is the same request; the raw
+ * body when it is not well-formed multipart. */
+void api_upload_fingerprint(struct call *c, void *hs);
+
 /* handlers (one file per resource) */
 void h_healthz(void *); void h_readyz(void *); void h_errors(void *); void h_preflight_rules(void *);
 void h_is_connected(void *); void h_integrations(void *); void h_groups(void *);
@@ -142,6 +156,7 @@ void h_accounts_create(void *); void h_accounts_list(void *); void h_account_get
 void h_account_delete(void *);
 void h_feed_atom(void *); void h_feed_rss(void *); void h_openapi(void *);
 void h_posts_validate(void *);
+void h_mcp(void *); /* src/mcp/mcp_http.c */
 void h_media_upload(void *); void h_media_from_url(void *); void h_media_list(void *);
 void h_media_get(void *); void h_media_delete(void *); void h_uploads_serve(void *);
 void h_native_create(void *); void h_native_list(void *); void h_native_get(void *);

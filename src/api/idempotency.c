@@ -59,7 +59,7 @@ int idem_begin(struct call *c)
 	enum http_method m = c->r->method;
 	if (m != HM_POST && m != HM_PUT && m != HM_PATCH && m != HM_DELETE)
 		return 0;
-	if (!c->org_id)
+	if (!c->org_id || (c->route && (c->route->flags & RF_NO_IDEM)))
 		return 0;
 	const char *key = http_header(c->r, "Idempotency-Key");
 	if (!key)
@@ -81,8 +81,12 @@ int idem_begin(struct call *c)
 	const char *q = c->r->query ? c->r->query : "";
 	crypto_hash_sha256_update(&hs, (const unsigned char *)q, strlen(q));
 	crypto_hash_sha256_update(&hs, (const unsigned char *)"\n", 1);
-	/* an upload's body may still be in evhttp's buffer (body_in) */
-	http_body_each(c->r, idem_hash_chunk, &hs);
+	/* an upload is judged by its parts, not its bytes: clients pick a new
+	 * multipart boundary for every request */
+	if (c->route && (c->route->flags & RF_UPLOAD))
+		api_upload_fingerprint(c, &hs);
+	else
+		http_body_each(c->r, idem_hash_chunk, &hs);
 	crypto_hash_sha256_final(&hs, h);
 	char hex[2 * sizeof(h) + 1];
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));

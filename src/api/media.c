@@ -312,6 +312,72 @@ void h_media_upload(void *arg)
 	media_ingest(c, tmp, up->bytes, hex, clean_name(c->a, up->filename, NULL), NULL);
 }
 
+/* ---- idempotency fingerprint ---- */
+
+struct fingerprint {
+	struct mp mp;
+	crypto_hash_sha256_state *hs;
+};
+
+static void fp_put(struct fingerprint *f, const char *s, size_t n)
+{
+	crypto_hash_sha256_update(f->hs, (const unsigned char *)s, n);
+}
+
+static int fp_begin(void *u, const struct mp_part *p)
+{
+	struct fingerprint *f = u;
+	fp_put(f, "B", 1);
+	fp_put(f, p->name, strlen(p->name) + 1);
+	fp_put(f, p->has_filename ? p->filename : "", (p->has_filename ? strlen(p->filename) : 0) + 1);
+	fp_put(f, p->content_type, strlen(p->content_type) + 1);
+	return 0;
+}
+
+static int fp_data(void *u, const char *d, size_t n)
+{
+	fp_put(u, d, n);
+	return 0;
+}
+
+static int fp_end(void *u)
+{
+	fp_put(u, "E", 1);
+	return 0;
+}
+
+static const struct mp_callbacks fp_cb = {fp_begin, fp_data, fp_end};
+
+static int fp_chunk(void *u, const char *p, size_t n)
+{
+	return mp_feed(&((struct fingerprint *)u)->mp, p, n) ? 1 : 0;
+}
+
+static int raw_chunk(void *u, const char *p, size_t n)
+{
+	crypto_hash_sha256_update(u, (const unsigned char *)p, n);
+	return 0;
+}
+
+void api_upload_fingerprint(struct call *c, void *hs)
+{
+	char boundary[MP_MAX_BOUNDARY + 1];
+	struct fingerprint *f = arena_alloc(c->a, sizeof(*f));
+	crypto_hash_sha256_state parts;
+	crypto_hash_sha256_init(&parts);
+	f->hs = &parts;
+	if (!mp_boundary(http_header(c->r, "Content-Type"), boundary, sizeof(boundary)) &&
+	    !mp_init(&f->mp, boundary, &fp_cb, f) && !http_body_each(c->r, fp_chunk, f) &&
+	    !mp_finish(&f->mp)) {
+		unsigned char h[crypto_hash_sha256_BYTES];
+		crypto_hash_sha256_final(&parts, h);
+		crypto_hash_sha256_update(hs, (const unsigned char *)"multipart\n", 10);
+		crypto_hash_sha256_update(hs, h, sizeof(h));
+		return;
+	}
+	http_body_each(c->r, raw_chunk, hs);
+}
+
 /* ---- library ---- */
 
 void h_media_list(void *arg)

@@ -844,7 +844,9 @@ void h_posts_create(void *p)
 			return;
 		}
 	}
-	const char *method = cm && !strcmp(cm, "CLI") ? "CLI" : "API";
+	const char *method = c->creation_method     ? c->creation_method
+			     : cm && !strcmp(cm, "CLI") ? "CLI"
+							: "API";
 	json_t *out = json_array();
 	for (size_t i = 0; i < ne; i++) {
 		char group[37];

@@ -58,6 +58,7 @@ const struct route api_routes[] = {
 	{HM_GET, "/v1/accounts", h_accounts_list, N, "listAccounts", "list connected channels"},
 	{HM_GET, "/v1/accounts/{id}", h_account_get, N, "getAccount", "one channel"},
 	{HM_DELETE, "/v1/accounts/{id}", h_account_delete, N, "deleteAccount", "remove a channel"},
+	{HM_POST, "/mcp", h_mcp, N | RF_NO_IDEM, "mcp", "Model Context Protocol over Streamable HTTP: JSON-RPC initialize, ping, tools/list, tools/call"},
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -22,6 +22,8 @@ static int parse(int argc, char **argv, struct chan_args *a, const char *sub)
 	for (int i = 2; i < argc; i++) {
 		const char **dst = NULL;
 		const char *arg = argv[i];
+		if (!strcmp(arg, "--local"))
+			continue;
 		if (!strcmp(arg, "--org"))
 			dst = &a->org;
 		else if (!strcmp(arg, "--provider"))
@@ -124,6 +126,10 @@ int cmd_channels(int argc, char **argv, struct config *cfg)
 		fprintf(stderr, "herald channels: unknown subcommand '%s'\n", sub);
 		return 2;
 	}
+	/* list asks a server when one is named (--url or HERALD_URL) and no
+	 * local-only option (--org, --local) is given; add/remove stay local */
+	if (!strcmp(sub, "list") && client_channels_remote(argc, argv))
+		return client_channels_list(argc, argv);
 	struct chan_args a;
 	if (parse(argc, argv, &a, sub))
 		return 2;

@@ -10,6 +10,7 @@
 #include "../core/timeutil.h"
 #include "../engine/engine.h"
 #include "../http/client.h"
+#include "../mcp/tools.h"
 #include "../store/store.h"
 
 #include <event2/event.h>
@@ -108,6 +109,7 @@ static void on_ready(int port, void *arg)
 	fflush(stdout);
 	log_msg(LOG_INFO, "ready", "listening on port %d, ready in %lld ms", port,
 		(long long)(now_ms() - sc->app.started_ms));
+	mcp_log_unserved();
 }
 
 int cmd_serve(int argc, char **argv, struct config *cfg)

@@ -21,6 +21,9 @@ int crypto_init(void);
 int secret_load(const char *env_value, const char *data_dir, char *err, size_t errlen);
 void api_key_new(char out[API_KEY_LEN + 1]);
 void api_key_hash(const char *key, char out[KEY_HASH_LEN + 1]);
+/* A MAC of msg under a key derived from the server secret for `purpose`
+ * (keyed BLAKE2b-256), as 64 hex chars.  -1 before secret_load. */
+int secret_mac_hex(const char *purpose, const void *msg, size_t len, char out[65]);
 /* Returns malloc'd hex string; NULL on failure. */
 char *secret_seal(const char *plain);
 /* Returns malloc'd plaintext; NULL when the box does not open. */

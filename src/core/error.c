@@ -20,6 +20,8 @@ static const struct herr_info table[HERR__COUNT] = {
 	[HERR_PLATFORM_UNAVAILABLE] = {"platform_unavailable", 502, 1, "the platform could not be reached"},
 	[HERR_INTERNAL] = {"internal_error", 500, 1, "an unexpected error inside herald"},
 	[HERR_UNAVAILABLE] = {"service_unavailable", 503, 1, "herald is not ready or is shutting down"},
+	[HERR_NOT_ACCEPTABLE] = {"not_acceptable", 406, 0, "the Accept header allows no type this route answers with"},
+	[HERR_ORIGIN_FORBIDDEN] = {"origin_not_allowed", 403, 0, "requests from this browser origin are refused"},
 };
 
 const struct herr_info *herr_info(enum herr e)

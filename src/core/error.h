@@ -29,6 +29,8 @@ enum herr {
 	HERR_PLATFORM_UNAVAILABLE,
 	HERR_INTERNAL,            /* 500 */
 	HERR_UNAVAILABLE,         /* 503: not ready, shutting down */
+	HERR_NOT_ACCEPTABLE,      /* 406 */
+	HERR_ORIGIN_FORBIDDEN,    /* 403: browser Origin not allowed (MCP) */
 	HERR__COUNT
 };
 

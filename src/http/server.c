@@ -132,17 +132,90 @@ static int request_id_ok(const char *s)
 
 const char *http_header(struct http_req *r, const char *name)
 {
+	if (r->cap)
+		return evhttp_find_header(r->cap->in, name);
 	return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
 }
 
 void http_add_header(struct http_req *r, const char *name, const char *value)
 {
+	if (r->cap) {
+		evhttp_add_header(r->cap->out, name, value);
+		return;
+	}
 	evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
 }
 
 static void free_kv(void *p)
 {
 	evhttp_clear_headers(p);
+}
+
+const char *http_method_name(enum http_method m)
+{
+	switch (m) {
+	case HM_GET: return "GET";
+	case HM_POST: return "POST";
+	case HM_PUT: return "PUT";
+	case HM_PATCH: return "PATCH";
+	case HM_DELETE: return "DELETE";
+	case HM_HEAD: return "HEAD";
+	case HM_OPTIONS: return "OPTIONS";
+	default: return "OTHER";
+	}
+}
+
+static struct evkeyvalq *new_kv(struct arena *a)
+{
+	struct evkeyvalq *q = arena_alloc(a, sizeof(*q));
+	TAILQ_INIT(q);
+	arena_defer(a, free_kv, q);
+	return q;
+}
+
+struct http_req *http_req_captured(struct arena *a, enum http_method m, const char *path,
+				   const char *query, const char *body, size_t len,
+				   const char *request_id, void *loop_ctx, int loop_index,
+				   struct event_base *base)
+{
+	struct http_req *r = arena_alloc(a, sizeof(*r));
+	r->a = a;
+	r->base = base;
+	r->start_us = mono_us();
+	r->loop_ctx = loop_ctx;
+	r->loop_index = loop_index;
+	r->method = m;
+	r->method_name = http_method_name(m);
+	snprintf(r->request_id, sizeof(r->request_id), "%s", request_id);
+	r->path = arena_strdup(a, path);
+	/* raw_path only feeds messages and the log: encode what a client
+	 * would have had to send */
+	char *enc = evhttp_uriencode(path, -1, 0);
+	r->raw_path = enc ? arena_strdup(a, enc) : r->path;
+	free(enc);
+	/* evhttp_uriencode also encodes '/': put the separators back */
+	for (char *s; (s = strstr(r->raw_path, "%2F"));) {
+		*s = '/';
+		memmove(s + 1, s + 3, strlen(s + 3) + 1);
+	}
+	r->query = query ? arena_strdup(a, query) : NULL;
+	r->body = body ? arena_strndup(a, body, len) : "";
+	r->body_len = body ? len : 0;
+	r->cap = arena_alloc(a, sizeof(*r->cap));
+	r->cap->in = new_kv(a);
+	r->cap->out = new_kv(a);
+	return r;
+}
+
+void http_req_set_header(struct http_req *r, const char *name, const char *value)
+{
+	if (r->cap)
+		evhttp_add_header(r->cap->in, name, value);
+}
+
+const char *http_reply_header(struct http_req *r, const char *name)
+{
+	return r->cap ? evhttp_find_header(r->cap->out, name) : NULL;
 }
 
 const char *http_query_param(struct http_req *r, const char *name)
@@ -176,6 +249,8 @@ static void access_log(struct http_req *r, size_t bytes)
 	if (r->route)
 		json_object_set_new(o, "route", json_string(r->route));
 	json_object_set_new(o, "status", json_integer(r->status));
+	if (r->via)
+		json_object_set_new(o, "via", json_string(r->via));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
 	json_object_set_new(o, "us", json_integer(us));
 	if (r->org_id)
@@ -185,6 +260,30 @@ static void access_log(struct http_req *r, size_t bytes)
 		log_json_line(s);
 	free(s);
 	json_decref(o);
+}
+
+static void capture_reply(struct http_req *r, int status, const char *content_type,
+			  const char *body, size_t len)
+{
+	struct http_capture *cap = r->cap;
+	if (cap->done)
+		return;
+	r->status = status;
+	cap->status = status;
+	cap->content_type = arena_strdup(r->a, content_type);
+	cap->body = body ? arena_strndup(r->a, body, len) : "";
+	cap->len = body ? len : 0;
+	cap->done = 1;
+	if (content_type)
+		evhttp_add_header(cap->out, "Content-Type", content_type);
+	evhttp_add_header(cap->out, "X-Request-Id", r->request_id);
+	/* an in-process call is an API request all the same: log it */
+	if (loops && loops[r->loop_index].o->access_log)
+		access_log(r, len);
+	if (cap->on_reply)
+		cap->on_reply(r, cap->arg);
+	if (r->deferred) /* as for network requests: the reply frees the arena */
+		arena_free(r->a);
 }
 
 static void on_deferred_close(struct evhttp_connection *conn, void *arg)
@@ -199,6 +298,8 @@ static void on_deferred_close(struct evhttp_connection *conn, void *arg)
 void http_defer(struct http_req *r)
 {
 	r->deferred = 1;
+	if (r->cap)
+		return; /* no connection to watch */
 	struct evhttp_connection *conn = evhttp_request_get_connection(r->ev);
 	if (conn)
 		evhttp_connection_set_closecb(conn, on_deferred_close, r);
@@ -207,6 +308,10 @@ void http_defer(struct http_req *r)
 void http_reply(struct http_req *r, int status, const char *content_type, const char *body,
 		size_t len)
 {
+	if (r->cap) {
+		capture_reply(r, status, content_type, body, len);
+		return;
+	}
 	if (r->deferred) {
 		if (!r->gone) {
 			struct evhttp_connection *conn = evhttp_request_get_connection(r->ev);
@@ -240,6 +345,7 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 	case 403: reason = "Forbidden"; break;
 	case 404: reason = "Not Found"; break;
 	case 405: reason = "Method Not Allowed"; break;
+	case 406: reason = "Not Acceptable"; break;
 	case 409: reason = "Conflict"; break;
 	case 413: reason = "Payload Too Large"; break;
 	case 415: reason = "Unsupported Media Type"; break;

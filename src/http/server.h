@@ -54,6 +54,30 @@ struct http_req {
 	/* filled by the app for the access log */
 	const char *org_id;
 	const char *route;
+	/* Capture mode (http_req_captured): no socket behind the request; its
+	 * headers live in cap_in, the reply is recorded in *cap.  NULL for
+	 * requests from the network. */
+	struct http_capture *cap;
+	/* Who made an in-process request ("mcp"); NULL for network requests.
+	 * The api layer turns it into a post's creation method. */
+	const char *via;
+};
+
+/* The recorded reply of a captured request.  Strings live in the request's
+ * arena.  The arena belongs to whoever created the request, who frees it
+ * after the handler returned, unless the handler deferred its reply
+ * (http_defer): then, as for network requests, http_reply frees it right
+ * after on_reply returned, so on_reply copies out what it keeps. */
+struct http_capture {
+	int done;
+	int status;
+	const char *content_type;
+	const char *body;
+	size_t len;
+	struct evkeyvalq *in, *out; /* request and reply headers */
+	/* called once, from http_reply, after the reply is recorded */
+	void (*on_reply)(struct http_req *r, void *arg);
+	void *arg;
 };
 
 typedef void (*http_handler_fn)(struct http_req *req);
@@ -99,8 +123,25 @@ void http_reply_file(struct http_req *r, int status, const char *content_type, i
 /* Call fn on the body's bytes in order (from the arena copy, or in place
  * from body_in); stops at fn's first non-zero return, which it returns. */
 int http_body_each(struct http_req *r, int (*fn)(void *u, const char *p, size_t n), void *u);
-/* Send the reply; body is copied.  Exactly once per request. */
+/* Send the reply; body is copied.  Exactly once per request.  In capture
+ * mode the reply is recorded in r->cap and cap->on_reply runs. */
 void http_reply(struct http_req *r, int status, const char *content_type, const char *body,
 		size_t len);
+
+/* A request made in-process (MCP tool calls run through the API this way):
+ * the same struct the handlers see, with no connection.  Everything lives in
+ * arena a (see struct http_capture for who frees it).  base is the loop
+ * the request is served on.
+ * path is decoded, without query; query is raw (percent-encoded) or NULL.
+ * request_id must be printable ASCII of at most 63 bytes. */
+struct http_req *http_req_captured(struct arena *a, enum http_method m, const char *path,
+				   const char *query, const char *body, size_t len,
+				   const char *request_id, void *loop_ctx, int loop_index,
+				   struct event_base *base);
+/* Set a request header of a captured request (before it is handled). */
+void http_req_set_header(struct http_req *r, const char *name, const char *value);
+/* A header of a captured reply, NULL when absent. */
+const char *http_reply_header(struct http_req *r, const char *name);
+const char *http_method_name(enum http_method m);
 
 #endif

@@ -36,6 +36,7 @@
  * to mark a request optional yet.
  */
 #include "provider.h"
+#include "bluesky.h"
 #include "../core/arena.h"
 #include "../core/timeutil.h"
 #include "../http/client.h"
@@ -1975,3 +1976,21 @@ const struct provider provider_bluesky = {
 	.refresh = NULL,
 	.min_interval_ms = 0,
 };
+
+json_t *bsky_facets_json(struct arena *a, const char *content, char **text_out)
+{
+	struct bsky_span *sp;
+	size_t nsp, nf;
+	char *text = bsky_html_text(a, content, 0, &sp, &nsp);
+	struct facet *f = detect_facets(a, text, sp, nsp, &nf);
+	json_t *out = json_array();
+	static const char *const kinds[] = {"", "link", "mention", "tag"};
+	for (size_t i = 0; i < nf; i++)
+		json_array_append_new(out, json_pack("{s:I,s:I,s:s,s:s}", "start",
+						     (json_int_t)f[i].start, "end", (json_int_t)f[i].end,
+						     "kind", kinds[f[i].kind], "value",
+						     f[i].value ? f[i].value : ""));
+	if (text_out)
+		*text_out = text;
+	return out;
+}

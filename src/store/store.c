@@ -500,6 +500,8 @@ int store_tag_list(struct store *st, struct arena *a, const char *org_id, struct
 int store_tag_ensure(struct store *st, struct arena *a, const char *org_id, const char *name,
 		     const char *color, char **out_id)
 {
+	int retried = 0;
+again:;
 	struct db_stmt *s = prep(st, "SELECT id FROM tags WHERE org_id = $1 AND name = $2"
 				     " AND deleted_at IS NULL");
 	if (!s)
@@ -525,8 +527,14 @@ int store_tag_ensure(struct store *st, struct arena *a, const char *org_id, cons
 	bt(st, s, 3, name);
 	bt(st, s, 4, color ? color : "#6366f1");
 	bi(st, s, 5, now_ms());
-	if (run(st, s, NULL))
-		return -1;
+	if (run(st, s, NULL)) {
+		/* another request made the same tag between the SELECT and the
+		 * INSERT (two posts with one new tag at once): take that one */
+		if (!DRV(st)->is_unique_violation(st->db) || retried)
+			return -1;
+		retried = 1;
+		goto again;
+	}
 	*out_id = arena_strdup(a, id);
 	return 0;
 }

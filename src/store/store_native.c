@@ -33,10 +33,12 @@ int store_native_list(struct store *st, struct arena *a, const struct store_nati
 		" AND (CAST($4 AS TEXT) IS NULL OR c.provider = $4)"
 		" AND (CAST($5 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM post_tags pt JOIN tags t"
 		"  ON t.id = pt.tag_id WHERE pt.post_id = p.id AND t.name = $5 AND t.deleted_at IS NULL))"
-		" AND ($6 = 0 OR p.publish_at >= $6) AND ($7 = 0 OR p.publish_at <= $7)"
+		/* PostgreSQL would type a bare $6 = 0 as integer: say BIGINT */
+		" AND (CAST($6 AS BIGINT) = 0 OR p.publish_at >= $6)"
+		" AND (CAST($7 AS BIGINT) = 0 OR p.publish_at <= $7)"
 		" GROUP BY COALESCE(p.batch, p.grp)"
-		" HAVING ($8 = 0 OR MIN(p.created_at) < $8"
-		"  OR (MIN(p.created_at) = $8 AND COALESCE(p.batch, p.grp) < $9))"
+		" HAVING (CAST($8 AS BIGINT) = 0 OR MIN(p.created_at) < $8"
+		"  OR (MIN(p.created_at) = $8 AND COALESCE(p.batch, p.grp) < CAST($9 AS TEXT)))"
 		" ORDER BY cr DESC, pid DESC LIMIT $10");
 	if (!s)
 		return -1;

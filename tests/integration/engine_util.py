@@ -23,6 +23,7 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+KEPT_ENV = ("HERALD_DATABASE_URL",)  # as in harness.py: the store of make integration-pg
 
 
 def herald_bin():
@@ -221,7 +222,8 @@ class Node:
         _live.add(self)
 
     def env(self, extra=None):
-        e = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+        e = {k: v for k, v in os.environ.items()
+             if not k.startswith("HERALD_") or k in KEPT_ENV}
         if self.sanitizer_env:
             e.update(SANITIZER_ENV)
         e.update(self.extra_env)

@@ -313,6 +313,24 @@ class LibraryTest(MediaBase):
         self.assertEqual(st, 404)
         self.assertFalse(os.path.exists(os.path.join(self.srv.data_dir, "uploads", r.get("name", "x"))))
 
+    def test_idempotent_upload_ignores_the_boundary(self):
+        key = self.srv.key("media-idem")
+        data = png_bytes(9, 9, seed=7)
+        got = []
+        for boundary in ("----one", "----two"):
+            body, ct = multipart([("file", "i.png", "image/png", data)], boundary=boundary)
+            st, hd, r = self.srv.request("POST", "/v1/media", key="Bearer " + key, raw=body,
+                                         headers={"Content-Type": ct, "Idempotency-Key": "up-1"})
+            self.assertEqual(st, 201, r)
+            got.append((r["id"], hd.get("idempotency-replayed")))
+        self.assertEqual(got[1], (got[0][0], "true"))
+        body, ct = multipart([("file", "i.png", "image/png", png_bytes(9, 9, seed=8))])
+        st, _, r = self.srv.request("POST", "/v1/media", key="Bearer " + key, raw=body,
+                                    headers={"Content-Type": ct, "Idempotency-Key": "up-1"})
+        self.assertEqual((st, r["error"]["code"]), (409, "idempotency_conflict"))
+        st, _, r = self.srv.request("GET", "/v1/media", key="Bearer " + key)
+        self.assertEqual(len(r["data"]), 1)
+
     def test_openapi_describes_uploads(self):
         st, _, doc = self.srv.request("GET", "/openapi.json")
         self.assertEqual(st, 200)

@@ -317,6 +317,27 @@ class NativePostsTest(HeraldTestCase):
             st, h, b = self.srv.request("GET", "/v1/posts?" + q, key=key)
             self.assertEnvelope(st, h, b, 400, "validation_failed", field=field, postiz=False)
 
+    def test_concurrent_posts_with_one_new_tag(self):
+        # two requests creating the same new tag at once must both succeed
+        import threading
+        key, chans = self.org(1)
+        for round_ in range(4):
+            tag = unique("t")
+            results = []
+
+            def go():
+                results.append(self.srv.request("POST", "/v1/posts", key=key, body={
+                    "text": "tagged", "scheduledAt": at(), "tags": [tag],
+                    "targets": [{"accountId": chans[0][0]}]}))
+
+            ts = [threading.Thread(target=go) for _ in range(8)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            self.assertEqual([r[0] for r in results], [202] * 8, [r[2] for r in results])
+            self.assertEqual(len(self.list_all(key, "&tag=" + tag, limit=100)), 8)
+
     # ---- tenancy and idempotency ----
 
     def test_other_org_sees_nothing(self):

@@ -7,6 +7,7 @@ POST /posts limit.
 
 import datetime as dt
 import json
+import os
 import re
 import threading
 import unittest
@@ -123,7 +124,8 @@ class AuthTest(HeraldTestCase):
         self.assertTrue(h.get("x-request-id"))
         st, h, b = self.srv.request("GET", "/readyz")
         self.assertEqual(st, 200, b)
-        self.assertEqual((b["status"], b["store"]), ("ready", "sqlite"))
+        store = "postgres" if os.environ.get("HERALD_DATABASE_URL") else "sqlite"
+        self.assertEqual((b["status"], b["store"]), ("ready", store))
 
     def test_head_and_get_with_body(self):
         st, h, b = self.srv.request("HEAD", "/public/v1/is-connected", key=self.key)
