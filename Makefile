@@ -10,14 +10,15 @@
 #   make man        build/herald.1 (the manual page, from the command table)
 
 CC      ?= cc
-PKGS    := libevent libevent_pthreads jansson sqlite3 libsodium libcurl libsecp256k1 libwebsockets libutf8proc
+PKGS    := libevent libevent_pthreads jansson sqlite3 libsodium libcurl libsecp256k1 libwebsockets libutf8proc libmagic
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow \
-           -Wno-missing-field-initializers -Isrc $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpq -lpthread -lm
+           -Wno-missing-field-initializers -Isrc $(shell pkg-config --cflags $(PKGS) vips)
+# libvips is dlopen'ed at first use (src/media/media.c): headers only here
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpq -lpthread -lm -ldl
 
 SRC     := $(sort $(wildcard src/core/*.c src/http/*.c src/store/*.c src/api/*.c \
-             src/providers/*.c src/engine/*.c src/preflight/*.c src/mcp/*.c src/cli/*.c))
+             src/providers/*.c src/engine/*.c src/preflight/*.c src/mcp/*.c src/media/*.c src/cli/*.c))
 LIBSRC  := $(filter-out src/cli/%,$(SRC))
 HDR     := $(wildcard src/*/*.h)
 

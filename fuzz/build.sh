@@ -21,9 +21,9 @@ PKGS=$(make -s --no-print-directory --eval '__fuzz_pkgs: ; @echo $(PKGS)' __fuzz
 command -v "$CC" >/dev/null 2>&1 || { echo "fuzz/build.sh: $CC not found (set FUZZ_CC)" >&2; exit 1; }
 
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow \
- -Wno-missing-field-initializers -Isrc $(pkg-config --cflags $PKGS) \
+ -Wno-missing-field-initializers -Isrc $(pkg-config --cflags $PKGS vips) \
  -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
-LDLIBS="$(pkg-config --libs $PKGS) -lpq -lpthread -lm"
+LDLIBS="$(pkg-config --libs $PKGS) -lpq -lpthread -lm -ldl"
 
 mkdir -p "$OUT/obj"
 
@@ -32,7 +32,7 @@ newest_hdr=$(ls -t src/*/*.h | head -n 1)
 
 objs=""
 for src in $(ls src/core/*.c src/http/*.c src/store/*.c src/api/*.c src/providers/*.c \
-		src/engine/*.c src/preflight/*.c src/mcp/*.c 2>/dev/null | sort); do
+		src/engine/*.c src/preflight/*.c src/mcp/*.c src/media/*.c 2>/dev/null | sort); do
 	obj="$OUT/obj/$(echo "$src" | sed 's|^src/||; s|/|_|g; s|\.c$|.o|')"
 	if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_hdr" -nt "$obj" ] ||
 	   [ fuzz/build.sh -nt "$obj" ] || [ Makefile -nt "$obj" ]; then

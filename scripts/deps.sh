@@ -5,7 +5,7 @@
 set -eu
 PKGS="build-essential clang pkg-config libevent-dev libjansson-dev libsqlite3-dev \
 libsodium-dev libcurl4-openssl-dev libpq-dev libcmocka-dev libsecp256k1-dev libwebsockets-dev \
-libutf8proc-dev postgresql python3 curl"
+libutf8proc-dev libmagic-dev libvips-dev libvips-tools postgresql python3 curl"
 [ "${1:-}" = "--bench" ] && PKGS="$PKGS wrk hyperfine nginx-light"
 missing=""
 for p in $PKGS; do

@@ -379,9 +379,14 @@ void api_handle(struct http_req *r)
 	memcpy(c->params, m.params, sizeof(c->params));
 	c->nparams = m.nparams;
 
-	if (r->body_too_large) {
+	if (r->body_too_large && !(m.route->flags & RF_UPLOAD)) {
 		api_fail(c, HERR_PAYLOAD_TOO_LARGE, "body", "the body is larger than %ld bytes",
 			 c->app->cfg->max_body);
+		return;
+	}
+	if (r->body_total > (size_t)c->app->cfg->max_upload + 65536) {
+		api_fail(c, HERR_PAYLOAD_TOO_LARGE, "file", "the upload is larger than %ld bytes",
+			 c->app->cfg->max_upload);
 		return;
 	}
 	if (m.route->flags & RF_AUTH) {

@@ -27,6 +27,7 @@ struct store;
 #define RF_POST_RATE (1u << 2) /* counts against HERALD_API_LIMIT */
 #define RF_NATIVE    (1u << 3) /* /v1 */
 #define RF_NO_IDEM   (1u << 4) /* no Idempotency-Key: the body's own protocol rules (MCP) */
+#define RF_UPLOAD    (1u << 5) /* body up to HERALD_MAX_UPLOAD, read through http_body_each */
 
 struct app {
 	const struct config *cfg;
@@ -130,6 +131,24 @@ int api_get_bool(struct call *c, json_t *obj, const char *key, const char *path,
 int idem_begin(struct call *c);
 void idem_finish(struct call *c, int status, const char *body, size_t len);
 
+/* Real facts (type, size, pixels, duration) of media herald hosts for the
+ * caller's organization, found by media id or by its /uploads/ URL, into
+ * pm for preflight; pm is left alone for anything else.  With a platform
+ * herald makes fitting copies for, an image over its byte cap reports an
+ * unknown size (the copy will fit). */
+struct pf_media;
+void api_media_facts(struct call *c, const char *media_id, const char *url, const char *platform,
+		     struct pf_media *pm);
+/* The size adjustment of api_media_facts for a platform, on n media whose
+ * facts were read without one. */
+void api_media_fit_facts(const char *platform, struct pf_media *pm, size_t n);
+
+/* Idempotency fingerprint of a multipart upload into hs (a
+ * crypto_hash_sha256_state): every part's name, file name, type and bytes,
+ * so the same upload with another boundary is the same request; the raw
+ * body when it is not well-formed multipart. */
+void api_upload_fingerprint(struct call *c, void *hs);
+
 /* handlers (one file per resource) */
 void h_healthz(void *); void h_readyz(void *); void h_errors(void *); void h_preflight_rules(void *);
 void h_is_connected(void *); void h_integrations(void *); void h_groups(void *);
@@ -143,6 +162,8 @@ void h_account_delete(void *);
 void h_feed_atom(void *); void h_feed_rss(void *); void h_openapi(void *);
 void h_posts_validate(void *);
 void h_mcp(void *); /* src/mcp/mcp_http.c */
+void h_media_upload(void *); void h_media_from_url(void *); void h_media_list(void *);
+void h_media_get(void *); void h_media_delete(void *); void h_uploads_serve(void *);
 void h_native_create(void *); void h_native_list(void *); void h_native_get(void *);
 void h_native_patch(void *); void h_native_cancel(void *); void h_native_retry(void *);
 void h_native_approve(void *); void h_platforms(void *); void h_native_batch(void *);

@@ -48,6 +48,12 @@ static int key_ok(const char *k)
 	return 1;
 }
 
+static int idem_hash_chunk(void *u, const char *p, size_t n)
+{
+	crypto_hash_sha256_update(u, (const unsigned char *)p, n);
+	return 0;
+}
+
 int idem_begin(struct call *c)
 {
 	enum http_method m = c->r->method;
@@ -75,7 +81,12 @@ int idem_begin(struct call *c)
 	const char *q = c->r->query ? c->r->query : "";
 	crypto_hash_sha256_update(&hs, (const unsigned char *)q, strlen(q));
 	crypto_hash_sha256_update(&hs, (const unsigned char *)"\n", 1);
-	crypto_hash_sha256_update(&hs, (const unsigned char *)c->r->body, c->r->body_len);
+	/* an upload is judged by its parts, not its bytes: clients pick a new
+	 * multipart boundary for every request */
+	if (c->route && (c->route->flags & RF_UPLOAD))
+		api_upload_fingerprint(c, &hs);
+	else
+		http_body_each(c->r, idem_hash_chunk, &hs);
 	crypto_hash_sha256_final(&hs, h);
 	char hex[2 * sizeof(h) + 1];
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));

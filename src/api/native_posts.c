@@ -16,7 +16,9 @@
  * providers read one format whichever API created the post.
  */
 #include "api.h"
+#include "../media/media.h"
 #include "../core/arena.h"
+#include "../core/config.h"
 #include "../core/ids.h"
 #include "../core/log.h"
 #include "../core/timeutil.h"
@@ -112,10 +114,22 @@ static int parse_media(struct call *c, json_t *arr, const char *path, struct ite
 				 "%s.duration must be a number of seconds", ip);
 			goto fail;
 		}
-		if (mid && !url) {
-			api_fail(c, HERR_VALIDATION, arena_printf(c->a, "%s.mediaId", ip),
-				 "%s.mediaId: media ids are not accepted yet; give the media's url", ip);
-			goto fail;
+		if (mid) {
+			/* a media library id: its URL under HERALD_PUBLIC_URL/uploads */
+			struct store_media *sm;
+			int rc = store_media_get(c->st, c->a, c->org_id, mid, &sm);
+			if (rc == STORE_NOTFOUND) {
+				api_fail(c, HERR_VALIDATION, arena_printf(c->a, "%s.mediaId", ip),
+					 "%s.mediaId: no media %s in this organization (upload it with POST /v1/media)",
+					 ip, mid);
+				goto fail;
+			}
+			if (rc) {
+				api_fail_storage(c);
+				goto fail;
+			}
+			if (!url)
+				url = arena_printf(c->a, "%s/uploads/%s", c->app->cfg->public_url, sm->name);
 		}
 		if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
 			api_fail(c, HERR_VALIDATION, arena_printf(c->a, "%s.url", ip),
@@ -127,6 +141,8 @@ static int parse_media(struct call *c, json_t *arr, const char *path, struct ite
 		pm->width = (int)w;
 		pm->height = (int)h;
 		pm->duration_s = d ? json_number_value(d) : 0;
+		/* media herald hosts: the stored facts win over declared ones */
+		api_media_facts(c, mid, url, NULL, pm);
 		json_t *o = json_pack("{s:s,s:s}", "id", mid ? mid : "", "path", url);
 		if (alt)
 			json_object_set_new(o, "alt", json_string(alt));
@@ -142,8 +158,26 @@ fail:
 	return -1;
 }
 
-/* Stored media [{id, path}] back into preflight's facts (MIME from the
- * path: the stored form has no more). */
+static int media_fits_any(const char *plat)
+{
+	return media_fit_for(plat) != NULL;
+}
+
+/* A copy of n media adjusted for plat (api_media_fit_facts); the shared
+ * arrays of the request are never changed, other targets read them too. */
+static struct pf_media *fit_copy(struct call *c, struct pf_media *m, size_t n, const char *plat)
+{
+	if (!m || !n || !media_fits_any(plat))
+		return m;
+	struct pf_media *cp = arena_alloc(c->a, n * sizeof(*cp));
+	memcpy(cp, m, n * sizeof(*cp));
+	api_media_fit_facts(plat, cp, n);
+	return cp;
+}
+
+/* Stored media [{id, path}] back into preflight's facts: the stored facts
+ * of media herald hosts, else the MIME from the path (the stored form has
+ * no more). */
 static void media_from_stored(struct call *c, const char *stored, struct item_in *it)
 {
 	json_t *m = json_loads(stored ? stored : "[]", 0, NULL);
@@ -152,9 +186,11 @@ static void media_from_stored(struct call *c, const char *stored, struct item_in
 	it->nmedia = n;
 	it->media_json = stored;
 	for (size_t i = 0; i < n; i++) {
-		const char *path = json_string_value(json_object_get(json_array_get(m, i), "path"));
+		json_t *e = json_array_get(m, i);
+		const char *path = json_string_value(json_object_get(e, "path"));
 		it->media[i] = (struct pf_media){0};
 		it->media[i].mime = path ? pf_mime_from_path(arena_strdup(c->a, path)) : NULL;
+		api_media_facts(c, json_string_value(json_object_get(e, "id")), path, NULL, &it->media[i]);
 	}
 	json_decref(m);
 }
@@ -351,10 +387,14 @@ static int preflight_target(struct call *c, const struct target *g, size_t ti, j
 {
 	size_t n = 1 + g->nthread;
 	struct pf_target *items = arena_alloc(c->a, n * sizeof(*items));
-	items[0] = (struct pf_target){g->plat, g->root.text, 0, g->root.media, g->root.nmedia, g->opts};
+	/* per platform: an image herald will send as a fitting copy */
+	items[0] = (struct pf_target){g->plat, g->root.text, 0,
+				      fit_copy(c, g->root.media, g->root.nmedia, g->plat), g->root.nmedia,
+				      g->opts};
 	for (size_t k = 0; k < g->nthread; k++)
 		items[k + 1] = (struct pf_target){g->plat, g->thread[k].text ? g->thread[k].text : "", 0,
-						  g->thread[k].media, g->thread[k].nmedia, g->opts};
+						  fit_copy(c, g->thread[k].media, g->thread[k].nmedia, g->plat),
+						  g->thread[k].nmedia, g->opts};
 	struct pf_violation *v;
 	size_t nv;
 	if (pf_check_thread(items, n, &v, &nv, c->a) < 0)

@@ -78,7 +78,14 @@ void h_openapi(void *p)
 				json_object_set_new(op, "parameters", params);
 			else
 				json_decref(params);
-			if (r->method == HM_POST || r->method == HM_PUT || r->method == HM_PATCH)
+			if (r->flags & RF_UPLOAD)
+				json_object_set_new(op, "requestBody",
+						    json_pack("{s:b,s:{s:{s:{s:s,s:[s],s:{s:{s:s,s:s}}}}}}",
+							      "required", 1, "content", "multipart/form-data",
+							      "schema", "type", "object", "required", "file",
+							      "properties", "file", "type", "string", "format",
+							      "binary"));
+			else if (r->method == HM_POST || r->method == HM_PUT || r->method == HM_PATCH)
 				json_object_set_new(op, "requestBody",
 						    json_pack("{s:b,s:{s:{s:{s:s}}}}", "required", 1, "content",
 							      "application/json", "schema", "type", "object"));

@@ -592,9 +592,13 @@ static void preflight_entry(struct call *c, json_t *value, size_t idx, const str
 		json_t *imgs = json_object_get(json_array_get(value, j), "image");
 		size_t nm = json_is_array(imgs) ? json_array_size(imgs) : 0;
 		struct pf_media *m = nm ? arena_alloc(c->a, nm * sizeof(*m)) : NULL;
-		for (size_t k = 0; k < nm; k++)
-			m[k].mime = pf_mime_from_path(
-				json_string_value(json_object_get(json_array_get(imgs, k), "path")));
+		for (size_t k = 0; k < nm; k++) {
+			json_t *im = json_array_get(imgs, k);
+			const char *path = json_string_value(json_object_get(im, "path"));
+			m[k].mime = pf_mime_from_path(path);
+			api_media_facts(c, json_string_value(json_object_get(im, "id")), path,
+					en->ch->provider, &m[k]);
+		}
 		t[j] = (struct pf_target){
 			.platform = en->ch->provider,
 			.text = content,

@@ -6,6 +6,7 @@
 #include "../api/api.h"
 #include "../core/arena.h"
 #include "../core/log.h"
+#include "../media/media.h"
 #include "../core/timeutil.h"
 #include "../engine/engine.h"
 #include "../providers/provider.h"
@@ -131,6 +132,15 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 		engine_startup(sc.engine, st);
 	}
 	store_close(st);
+	char merr[512];
+	struct media_storage_cfg msc = {cfg->data_dir, cfg->storage, cfg->s3_endpoint,
+					cfg->s3_bucket, cfg->s3_region, cfg->s3_access_key,
+					cfg->s3_secret_key};
+	if (media_storage_init(&msc, merr, sizeof(merr))) {
+		fprintf(stderr, "herald serve: %s\n", merr);
+		engine_free(sc.engine);
+		return 1;
+	}
 	if (cfg->threads <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->threads = n > 0 ? n : 1;
@@ -139,6 +149,7 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 		.listen = cfg->listen,
 		.threads = (int)cfg->threads,
 		.max_body = (size_t)cfg->max_body,
+		.max_upload = (size_t)cfg->max_upload,
 		.timeout_s = (int)cfg->timeout,
 		.access_log = (int)cfg->access_log,
 		.loop_init = loop_init,
@@ -153,6 +164,7 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 	char err[512];
 	int rc = http_serve(&o, err, sizeof(err));
 	engine_free(sc.engine);
+	media_shutdown();
 	if (rc) {
 		fprintf(stderr, "herald serve: %s\n", err);
 		return 1;

@@ -22,6 +22,11 @@ struct config {
 	long api_limit;
 	long threads;
 	long max_body;
+	long max_upload;
+	long fetch_max_seconds;
+	long fetch_allow_private;
+	char *fetch_allow_cidrs;
+	char *storage, *s3_endpoint, *s3_bucket, *s3_region, *s3_access_key, *s3_secret_key;
 	long timeout;
 	long access_log;
 	long rate_limit;

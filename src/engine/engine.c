@@ -11,6 +11,7 @@
 #include "../core/metrics.h"
 #include "../core/timeutil.h"
 #include "../http/client.h"
+#include "../media/media.h"
 #include "../providers/provider.h"
 #include "../store/store.h"
 
@@ -45,6 +46,7 @@ struct job {
 	char attempt[32];
 	int refreshed;
 	int64_t lease_until;
+	struct hresp local; /* answer of a GET served from herald's own storage */
 };
 
 static void job_next(struct job *jb);
@@ -337,6 +339,7 @@ static void handle(struct job *jb, enum pub_status st, const struct hresp *r)
 }
 
 static void send_now(struct job *jb);
+static int serve_local_media(struct job *jb);
 
 static void on_delay(evutil_socket_t fd, short what, void *arg)
 {
@@ -381,12 +384,77 @@ static void send_now(struct job *jb)
 	}
 	/* a provider with its own transport (Nostr's WebSockets) answers on
 	 * this loop through the same callback */
+	if (!jb->pr->send && serve_local_media(jb))
+		return;
 	int rc = jb->pr->send ? jb->pr->send(c, jb->l->base, on_answer, jb)
 			      : hclient_send(jb->l->http, &hr, on_answer, jb);
 	if (rc) {
 		attempt_end(jb, "transport", NULL, "cannot start the request");
 		retry_later(jb, "cannot start the request", 0);
 	}
+}
+
+static void on_local(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct job *jb = arg;
+	on_answer(jb, &jb->local);
+}
+
+static void local_answer(struct job *jb, long status, const char *mime, char *body, size_t len)
+{
+	struct hresp *r = &jb->local;
+	memset(r, 0, sizeof(*r));
+	r->status = status;
+	r->body = body ? body : "";
+	r->body_len = len;
+	r->headers = arena_printf(jb->ia, "HTTP/1.1 %ld\r\nContent-Type: %s\r\n"
+					  "Content-Length: %zu\r\n\r\n", status, mime, len);
+	r->sent = 1;
+}
+
+/* A GET of HERALD_PUBLIC_URL/uploads/<name> is answered from storage
+ * (the public URL may not even be reachable from here): only media of the
+ * post's own organization, and when the provider asks for a fit, the
+ * derivative that fits.  1 when handled (the answer comes on the loop). */
+static int serve_local_media(struct job *jb)
+{
+	struct pub_ctx *c = &jb->ctx;
+	const char *pu = jb->l->e->cfg->public_url;
+	size_t pl = strlen(pu);
+	if (!c->req.url || strcmp(c->req.method, "GET") || strncmp(c->req.url, pu, pl) ||
+	    strncmp(c->req.url + pl, "/uploads/", 9))
+		return 0;
+	const char *name = arena_strndup(jb->ia, c->req.url + pl + 9,
+					 strcspn(c->req.url + pl + 9, "?#"));
+	size_t max = c->req.max_response ? c->req.max_response : 1 << 20;
+	struct store_media *m = NULL;
+	int rc = media_name_ok(name) ? store_media_by_name(jb->l->st, jb->ia, jb->j.org_id, name, &m)
+				     : STORE_NOTFOUND;
+	if (rc == STORE_NOTFOUND) {
+		local_answer(jb, 404, "text/plain", "no such media in this organization", 34);
+	} else if (rc) {
+		local_answer(jb, 503, "text/plain", "storage error", 13);
+	} else {
+		const char *obj = name;
+		const struct media_fit *fit = c->req.fit ? media_fit_for(jb->pr->identifier) : NULL;
+		if (fit && media_fit(jb->ia, name, m->mime, m->bytes, m->width, m->height, fit, &obj))
+			obj = name; /* no copy could be made: the platform judges the original */
+		char *body = NULL;
+		size_t len = 0;
+		rc = media_read(jb->ia, obj, max, &body, &len);
+		if (rc == -2)
+			local_answer(jb, 413, "text/plain", "media larger than this platform takes", 37);
+		else if (rc)
+			local_answer(jb, 404, "text/plain", "media missing from storage", 26);
+		else
+			local_answer(jb, 200, media_mime_for_name(obj), body, len);
+	}
+	struct timeval tv = {0, 0};
+	if (event_base_once(jb->l->base, -1, EV_TIMEOUT, on_local, jb, &tv))
+		on_answer(jb, &jb->local);
+	return 1;
 }
 
 static void job_next(struct job *jb)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 struct hclient {
 	struct event_base *base;
@@ -28,6 +29,10 @@ struct xfer {
 	char errbuf[CURL_ERROR_SIZE];
 	char *req_body;
 	int overflow;
+	int (*on_data)(void *arg, const char *p, size_t n);
+	int (*sock_check)(void *arg, const struct sockaddr *sa, unsigned len);
+	void *hook_arg;
+	size_t streamed, max_stream;
 };
 
 struct sockctx {
@@ -163,6 +168,14 @@ void hclient_free(struct hclient *c)
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
+	if (x->on_data) {
+		x->streamed += size * n;
+		if (x->streamed > x->max_stream) {
+			x->overflow = 1;
+			return 0;
+		}
+		return x->on_data(x->hook_arg, p, size * n) ? 0 : size * n;
+	}
 	if (buf_add(&x->body, p, size * n)) {
 		x->overflow = 1;
 		return 0; /* aborts the transfer */
@@ -176,6 +189,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	if (buf_add(&x->head, p, size * n))
 		return 0;
 	return size * n;
+}
+
+static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct xfer *x = arg;
+	if (purpose != CURLSOCKTYPE_IPCXN ||
+	    x->sock_check(x->hook_arg, &a->addr, (unsigned)a->addrlen))
+		return CURL_SOCKET_BAD;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 int hclient_send(struct hclient *c, const struct hreq *r, hclient_cb cb, void *arg)
@@ -205,6 +227,21 @@ int hclient_send(struct hclient *c, const struct hreq *r, hclient_cb cb, void *a
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "herald/0.1");
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+	if (r->on_data) {
+		x->on_data = r->on_data;
+		x->hook_arg = r->hook_arg;
+		x->max_stream = r->max_response ? r->max_response : 1 << 20;
+	}
+	if (r->sock_check) {
+		x->sock_check = r->sock_check;
+		x->hook_arg = r->hook_arg;
+		curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_checked);
+		curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+		/* a checked address must not be reused for another host */
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (r->no_reuse) {
 		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);

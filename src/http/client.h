@@ -16,6 +16,7 @@
 
 struct event_base;
 struct hclient;
+struct sockaddr;
 
 struct hreq {
 	const char *method; /* GET, POST, PUT, DELETE ... */
@@ -29,6 +30,15 @@ struct hreq {
 	 * request that failed on a reused connection, which for a request that
 	 * is not idempotent could post twice */
 	int no_reuse;
+	/* Optional, for fetches of user-supplied URLs (media from-url):
+	 * on_data receives the body instead of the memory buffer (non-zero
+	 * aborts; max_response still bounds the total), and sock_check sees
+	 * every address curl is about to connect to, after resolution, so the
+	 * connection is pinned to a checked address (non-zero refuses it).
+	 * With sock_check set, proxies from the environment are ignored. */
+	int (*on_data)(void *arg, const char *p, size_t n);
+	int (*sock_check)(void *arg, const struct sockaddr *sa, unsigned len);
+	void *hook_arg;
 };
 
 struct hresp {

@@ -366,6 +366,78 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 		arena_free(r->a);
 }
 
+int http_body_each(struct http_req *r, int (*fn)(void *u, const char *p, size_t n), void *u)
+{
+	if (!r->body_in)
+		return r->body_len ? fn(u, r->body, r->body_len) : 0;
+	struct evbuffer_ptr pos;
+	evbuffer_ptr_set(r->body_in, &pos, 0, EVBUFFER_PTR_SET);
+	for (;;) {
+		struct evbuffer_iovec v[16];
+		int n = evbuffer_peek(r->body_in, -1, &pos, v, 16);
+		if (n <= 0)
+			return 0;
+		int k = n < 16 ? n : 16;
+		size_t adv = 0;
+		for (int i = 0; i < k; i++) {
+			if (v[i].iov_len) {
+				int rc = fn(u, v[i].iov_base, v[i].iov_len);
+				if (rc)
+					return rc;
+			}
+			adv += v[i].iov_len;
+		}
+		/* with len -1, evbuffer_peek fills at most 16 and reports only
+		 * what it filled: go on until a peek comes back short */
+		if (n < 16)
+			return 0;
+		if (evbuffer_ptr_set(r->body_in, &pos, adv, EVBUFFER_PTR_ADD))
+			return 0;
+	}
+}
+
+void http_reply_file(struct http_req *r, int status, const char *content_type, int fd,
+		     int64_t off, int64_t len)
+{
+	if (r->deferred) {
+		if (!r->gone) {
+			struct evhttp_connection *conn = evhttp_request_get_connection(r->ev);
+			if (conn)
+				evhttp_connection_set_closecb(conn, NULL, NULL);
+		}
+		if (r->gone) {
+			close(fd);
+			arena_free(r->a);
+			return;
+		}
+	}
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+	if (content_type)
+		evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_add_header(h, "X-Request-Id", r->request_id);
+	struct evbuffer *b = evbuffer_new();
+	if (r->method != HM_HEAD && len > 0) {
+		if (evbuffer_add_file(b, fd, off, len))
+			close(fd);
+	} else {
+		close(fd);
+		if (r->method == HM_HEAD) {
+			char cl[32];
+			snprintf(cl, sizeof(cl), "%lld", (long long)len);
+			evhttp_add_header(h, "Content-Length", cl);
+		}
+	}
+	r->status = status;
+	const char *reason = status == 206 ? "Partial Content" : status == 304 ? "Not Modified"
+			   : status == 416 ? "Range Not Satisfiable" : "OK";
+	evhttp_send_reply(r->ev, status, reason, b);
+	evbuffer_free(b);
+	if (loops && loops[r->loop_index].o->access_log)
+		access_log(r, (size_t)len);
+	if (r->deferred)
+		arena_free(r->a);
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
 	struct loop *l = arg;
@@ -403,9 +475,11 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
 	struct evbuffer *in = evhttp_request_get_input_buffer(ev);
 	size_t blen = evbuffer_get_length(in);
+	r->body_total = blen;
 	if (blen > l->o->max_body) {
 		r->body_too_large = 1;
 		r->body = "";
+		r->body_in = in;
 	} else {
 		char *body = arena_alloc(a, blen + 1);
 		evbuffer_remove(in, body, blen);
@@ -504,7 +578,12 @@ int http_serve(const struct http_server_opts *o, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot create event loop");
 			goto out;
 		}
-		evhttp_set_max_body_size(l->http, (ev_ssize_t)(o->max_body * HARD_BODY_FACTOR));
+		/* evhttp 2.1 buffers a whole body before the handler runs and has
+		 * one limit per server: it must admit the largest upload */
+		size_t hard = o->max_body * HARD_BODY_FACTOR;
+		if (o->max_upload + 65536 > hard)
+			hard = o->max_upload + 65536;
+		evhttp_set_max_body_size(l->http, (ev_ssize_t)hard);
 		evhttp_set_max_headers_size(l->http, 64 * 1024);
 		evhttp_set_timeout(l->http, o->timeout_s);
 		/* every method libevent knows reaches the handler, which answers

@@ -36,7 +36,13 @@ struct http_req {
 	struct evkeyvalq *qparsed;
 	const char *body; /* NUL-terminated copy in the arena */
 	size_t body_len;
-	int body_too_large; /* body exceeded max_body: handler must answer 413 */
+	int body_too_large; /* body exceeded max_body: handler must answer 413,
+			     * unless it is an upload route reading body_in */
+	size_t body_total;  /* bytes of the body as received */
+	/* the received body, still in evhttp's buffer, when body_too_large:
+	 * upload routes parse it from here in place (no second copy); valid
+	 * until the handler returns */
+	struct evbuffer *body_in;
 	char request_id[64];
 	int64_t start_us;
 	int status;
@@ -80,6 +86,7 @@ struct http_server_opts {
 	const char *listen;  /* host:port; port 0 picks a free port */
 	int threads;
 	size_t max_body;
+	size_t max_upload; /* largest body of an upload route (evhttp's own cap) */
 	int timeout_s;
 	int access_log;
 	void *(*loop_init)(int index, struct event_base *base, void *arg);
@@ -109,6 +116,13 @@ const char *http_query_param(struct http_req *r, const char *name);
  * frees the arena).  If the client disconnects first, r->gone is set and
  * the eventual reply is dropped; http_reply must still be called. */
 void http_defer(struct http_req *r);
+/* Send `len` bytes of open file fd from `off` as the reply (sendfile where
+ * the OS has it); takes ownership of fd.  Exactly once per request. */
+void http_reply_file(struct http_req *r, int status, const char *content_type, int fd,
+		     int64_t off, int64_t len);
+/* Call fn on the body's bytes in order (from the arena copy, or in place
+ * from body_in); stops at fn's first non-zero return, which it returns. */
+int http_body_each(struct http_req *r, int (*fn)(void *u, const char *p, size_t n), void *u);
 /* Send the reply; body is copied.  Exactly once per request.  In capture
  * mode the reply is recorded in r->cap and cap->on_reply runs. */
 void http_reply(struct http_req *r, int status, const char *content_type, const char *body,

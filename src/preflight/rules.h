@@ -34,6 +34,7 @@ struct pf_media {
 	int64_t bytes;    /* 0: unknown */
 	int width, height; /* 0: unknown */
 	double duration_s; /* videos; 0: unknown */
+	int hosted;        /* herald holds the bytes (facts are real; copies can be made) */
 };
 
 struct pf_target {

@@ -1403,7 +1403,10 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	}
 	case OP_MEDIA_GET: {
 		struct media *m = &s->m[s->mi];
-		return send_get(c, m->url, s->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX, 120000);
+		send_get(c, m->url, s->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX, 120000);
+		/* herald-hosted images come as a copy under the blob cap */
+		c->req.fit = !s->video;
+		return PUB_SEND;
 	}
 	case OP_MEDIA_UP: {
 		struct media *m = &s->m[s->mi];

@@ -46,6 +46,11 @@ struct pub_req {
 			       * answers with curl_code set, not to the engine */
 	long delay_ms;        /* send after this long (polling a platform) */
 	const char *log_url;  /* url with secrets removed, for attempt records */
+	/* A GET of media herald hosts (HERALD_PUBLIC_URL/uploads/...) is read
+	 * from storage by the engine; fit asks for the copy this platform
+	 * takes (media_fit_for(provider), made once and cached, the original
+	 * kept) instead of the original. */
+	int fit;
 };
 
 /* One thread item being published.  Everything is allocated in `a`, which

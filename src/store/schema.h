@@ -80,6 +80,14 @@ static const char *const schema_migrations[] = {
 	"ALTER TABLE posts ADD COLUMN state_before_unpublish TEXT;"
 	"ALTER TABLE attempts ADD COLUMN kind TEXT NOT NULL DEFAULT 'publish';"
 	"CREATE INDEX posts_unpublish ON posts(due_at) WHERE state = 'deleting' AND parent_id IS NULL;",
+	/* 5: media library (issue #6); name is the storage object name */
+	"CREATE TABLE media ("
+	" id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id),"
+	" name TEXT NOT NULL UNIQUE, original_name TEXT NOT NULL, mime TEXT NOT NULL,"
+	" bytes BIGINT NOT NULL, sha256 TEXT NOT NULL, width INTEGER, height INTEGER,"
+	" duration_ms BIGINT, alt TEXT, source_url TEXT,"
+	" created_at BIGINT NOT NULL, deleted_at BIGINT);"
+	"CREATE INDEX media_org ON media(org_id, id) WHERE deleted_at IS NULL;",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]))

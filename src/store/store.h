@@ -404,4 +404,23 @@ int store_unpublish_item_done(struct store *st, const char *item_id, const char 
 int store_unpublish_finish(struct store *st, const char *root_id, const char *owner,
 			   const char *outcome, const char *error, int64_t due_at, int add_attempt);
 
+/* ---- media library (store_media.c) ---- */
+struct store_media {
+	char *id, *org_id, *name, *original_name, *mime, *sha256, *alt, *source_url;
+	int64_t bytes, duration_ms, created_at;
+	int width, height;
+};
+int store_media_create(struct store *st, const struct store_media *m);
+int store_media_get(struct store *st, struct arena *a, const char *org_id, const char *id,
+		    struct store_media **out);
+/* By storage name; org_id NULL: any organization (serving /uploads). */
+int store_media_by_name(struct store *st, struct arena *a, const char *org_id, const char *name,
+			struct store_media **out);
+/* Newest first; cursor is the last id of the previous page or NULL. */
+int store_media_list(struct store *st, struct arena *a, const char *org_id, const char *cursor,
+		     int limit, struct store_media **out, size_t *n);
+/* Soft delete; STORE_CONFLICT when a draft or queued post of the org
+ * references the media (by id or by its /uploads/ name). */
+int store_media_delete(struct store *st, const char *org_id, const char *id, const char *name);
+
 #endif

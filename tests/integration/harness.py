@@ -478,3 +478,17 @@ def create_body(type_, posts, date=None, tags=None, **kw):
     b = {"type": type_, "date": date, "shortLink": False, "tags": tags or [], "posts": posts}
     b.update(kw)
     return b
+
+
+def png_bytes(w=4, h=4, noise=False):
+    """A real, decodable RGB PNG (herald sniffs and decodes uploads: a PNG
+    signature followed by junk is refused as unsupported)."""
+    import struct
+    import zlib
+    rows = b"".join(b"\0" + (os.urandom(w * 3) if noise else bytes((x * 40 + y * 7) % 256 for x in range(w * 3)))
+                    for y in range(h))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))

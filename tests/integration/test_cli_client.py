@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import HERALD_BIN, HeraldTestCase, base_env, run_cli, unique, future, iso_z
+from harness import HERALD_BIN, HeraldTestCase, base_env, run_cli, unique, future, iso_z, png_bytes
 
 ALL_COMMANDS = ("serve", "keys", "channels", "post", "posts", "validate", "media", "import",
                 "mcp", "config", "completion", "man", "version", "help")
@@ -290,14 +290,15 @@ class ClientTest(HeraldTestCase):
         tmp = tempfile.mkdtemp(prefix="herald-media-")
         self.addCleanup(shutil.rmtree, tmp, True)
         path = os.path.join(tmp, "pic.png")
+        data = png_bytes()
         with open(path, "wb") as f:
-            f.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+            f.write(data)
         rc, out, err = self.cli("media", "upload", path, "--json")
         self.assertEqual(rc, 0, err)
         m = json.loads(out)
-        self.assertEqual(m["bytes"], 72)
+        self.assertEqual(m["bytes"], len(data))
         st, _, got = self.srv.request("GET", "/v1/media/" + m["id"], key=self.key)
         self.assertEqual(st, 200, got)
         rc, out, err = self.cli("media", "upload", path)
         self.assertEqual(rc, 0, err)
-        self.assertRegex(out, r"^\S+  \S+  \S+  72 bytes\n$")
+        self.assertRegex(out, r"^\S+  \S+  \S+  %d bytes\n$" % len(data))

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import HERALD_BIN, HeraldTestCase, base_env, run_cli, unique, future, iso_z, utcnow
+from harness import HERALD_BIN, HeraldTestCase, base_env, run_cli, unique, future, iso_z, png_bytes, utcnow
 from test_cli_client import TG_CRED, has_route
 
 import datetime as dt
@@ -267,7 +267,7 @@ class ImportTest(HeraldTestCase):
         day = future(days=12).strftime("%Y-%m-%d")
         os.makedirs(os.path.join(self.tmp, "img"), exist_ok=True)
         with open(os.path.join(self.tmp, "img", "a.png"), "wb") as f:
-            f.write(b"\x89PNG\r\n\x1a\n" + os.urandom(64))
+            f.write(png_bytes(4, 4, noise=True))
         rows = ["date,channel,content,media"] + [
             "%s 10:%02d,Blog Hook,m%d,img/a.png" % (day, i, i) for i in range(5)]
         path = self.write("media.csv", "\n".join(rows) + "\n")

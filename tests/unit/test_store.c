@@ -1179,12 +1179,83 @@ static int pg_teardown(void **state)
 	return 0;
 }
 
+static struct store_media mk_media(struct fx *f, const char *org, const char *id, const char *name)
+{
+	struct store_media m = {0};
+	m.id = (char *)id;
+	m.org_id = (char *)org;
+	m.name = (char *)name;
+	m.original_name = "cat.png";
+	m.mime = "image/png";
+	m.sha256 = "ab";
+	m.bytes = 1234;
+	m.width = 4;
+	m.height = 3;
+	m.created_at = T0;
+	assert_int_equal(store_media_create(f->st, &m), 0);
+	return m;
+}
+
+static void test_media(void **state)
+{
+	struct fx *f = *state;
+	/* ids unique per test run: the PostgreSQL database is shared */
+	char ids[3][27], names[3][40];
+	for (int i = 0; i < 3; i++) {
+		ulid_new(ids[i]);
+		snprintf(names[i], sizeof(names[i]), "%s.png", ids[i]);
+		for (char *p = names[i]; *p; p++)
+			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	}
+	mk_media(f, f->org_a, ids[0], names[0]);
+	mk_media(f, f->org_a, ids[1], names[1]);
+	mk_media(f, f->org_b, ids[2], names[2]);
+	struct store_media *m = NULL, *v = NULL;
+	size_t n = 0;
+	assert_int_equal(store_media_get(f->st, f->a, f->org_a, ids[0], &m), 0);
+	assert_str(m->name, names[0]);
+	assert_int_equal(m->bytes, 1234);
+	assert_int_equal(m->width, 4);
+	assert_int_equal(m->duration_ms, 0);
+	assert_null(m->alt);
+	/* tenancy: another org's id and name are not found */
+	assert_int_equal(store_media_get(f->st, f->a, f->org_a, ids[2], &m), STORE_NOTFOUND);
+	assert_int_equal(store_media_by_name(f->st, f->a, f->org_a, names[2], &m), STORE_NOTFOUND);
+	assert_int_equal(store_media_by_name(f->st, f->a, NULL, names[2], &m), 0);
+	assert_str(m->org_id, f->org_b);
+	/* list: newest (greatest id) first, cursor pages */
+	assert_int_equal(store_media_list(f->st, f->a, f->org_a, NULL, 1, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_str(v[0].id, ids[1]);
+	assert_int_equal(store_media_list(f->st, f->a, f->org_a, ids[1], 10, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_str(v[0].id, ids[0]);
+	/* a queued post referencing it (by /uploads/ name) blocks the delete */
+	char *ch = mk_channel(f, f->org_a, "media");
+	char media_json[160];
+	snprintf(media_json, sizeof(media_json), "[{\"id\":\"m1\",\"path\":\"http://h/uploads/%s\"}]",
+		 names[0]);
+	struct store_post_item it = {NULL, "with media", media_json, 0};
+	struct store_post_write w = pw(f->org_a, ch, new_group(f), PS_QUEUED, T0, &it, 1);
+	char *root = NULL, *msg = NULL;
+	assert_int_equal(store_post_write(f->st, f->a, &w, &root, &msg), 0);
+	assert_int_equal(store_media_delete(f->st, f->org_a, ids[0], names[0]), STORE_CONFLICT);
+	assert_int_equal(store_media_delete(f->st, f->org_b, ids[1], names[1]), STORE_NOTFOUND);
+	assert_int_equal(store_media_delete(f->st, f->org_a, ids[1], names[1]), 0);
+	assert_int_equal(store_media_get(f->st, f->a, f->org_a, ids[1], &m), STORE_NOTFOUND);
+	assert_int_equal(store_media_delete(f->st, f->org_a, ids[1], names[1]), STORE_NOTFOUND);
+	/* once the post is canceled, the media can go */
+	int nd = 0, inflight = 0;
+	assert_int_equal(store_post_delete_group(f->st, f->org_a, w.group, &nd, &inflight), 0);
+	assert_int_equal(store_media_delete(f->st, f->org_a, ids[0], names[0]), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, per_test_setup, per_test_teardown)
 #define COMMON_TESTS                                                                          \
 	T(test_migrate_twice), T(test_org_ensure), T(test_keys), T(test_channels), T(test_tags), \
 	T(test_thread_write), T(test_edit_rotates_group), T(test_republish_guard),             \
 	T(test_post_list), T(test_delete_group), T(test_set_state), T(test_count_at),          \
-	T(test_driver)
+	T(test_driver), T(test_media)
 
 int main(void)
 {

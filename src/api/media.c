@@ -1,0 +1,566 @@
+/*
+ * media: the media library routes (SPEC 9).
+ *
+ *   POST /public/v1/upload, POST /v1/media          multipart field "file"
+ *   POST /public/v1/upload-from-url, /v1/media/from-url   {"url"}  (media_fetch.c)
+ *   GET /v1/media, GET/DELETE /v1/media/{id}
+ *   GET /uploads/{name}                             public, Range + ETag
+ *
+ * An upload is parsed by the streaming multipart parser straight out of
+ * the request buffer into a temporary file while it is hashed (SHA-256),
+ * so the server holds one copy of the body (evhttp's: libevent 2.1 has no
+ * hook to see a server request's body before it is complete).  The type
+ * is sniffed from the file's bytes; the declared type and file name are
+ * never trusted beyond being echoed back as originalName.  The object is
+ * named "<ulid>.<real ext>", moved into storage, then recorded.
+ */
+#include "api.h"
+#include "media_int.h"
+#include "../core/arena.h"
+#include "../core/config.h"
+#include "../core/ids.h"
+#include "../core/log.h"
+#include "../core/timeutil.h"
+#include "../media/media.h"
+#include "../media/multipart.h"
+#include "../preflight/rules.h"
+#include "../store/store.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+json_t *media_json(struct call *c, const struct store_media *m)
+{
+	const char *url = arena_printf(c->a, "%s/uploads/%s", c->app->cfg->public_url, m->name);
+	if (c->route && (c->route->flags & RF_POSTIZ))
+		return json_pack("{s:s,s:s,s:s,s:s,s:n,s:s?}", "id", m->id, "name", m->name,
+				 "originalName", m->original_name, "path", url, "thumbnail", "alt",
+				 m->alt);
+	char ts[32];
+	iso_format(m->created_at, ts);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s}", "id", m->id, "url", url, "name",
+			      m->name, "originalName", m->original_name, "bytes",
+			      (json_int_t)m->bytes, "mime", m->mime, "sha256", m->sha256, "createdAt",
+			      ts);
+	if (m->width)
+		json_object_set_new(o, "width", json_integer(m->width));
+	if (m->height)
+		json_object_set_new(o, "height", json_integer(m->height));
+	if (m->duration_ms)
+		json_object_set_new(o, "durationMs", json_integer(m->duration_ms));
+	if (m->source_url)
+		json_object_set_new(o, "sourceUrl", json_string(m->source_url));
+	return o;
+}
+
+/* Keep the client's file name printable and short; it is only echoed. */
+static const char *clean_name(struct arena *a, const char *s, const char *fallback)
+{
+	const char *slash = strrchr(s, '/');
+	if (slash)
+		s = slash + 1;
+	slash = strrchr(s, '\\');
+	if (slash)
+		s = slash + 1;
+	size_t n = strlen(s);
+	if (n == 0)
+		return fallback;
+	if (n > 200)
+		n = 200;
+	char *o = arena_alloc(a, n + 1);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		o[k++] = ch < 0x20 || ch == 0x7f ? '_' : (char)ch;
+	}
+	o[k] = 0;
+	return o;
+}
+
+int media_tmp_open(struct arena *a, char **path)
+{
+	char *p = arena_printf(a, "%s/up-XXXXXX", media_tmp_dir());
+	int fd = mkostemp(p, O_CLOEXEC);
+	if (fd < 0) {
+		log_msg(LOG_ERROR, "media", "mkstemp in %s: %s", media_tmp_dir(), strerror(errno));
+		return -1;
+	}
+	*path = p;
+	return fd;
+}
+
+int media_ingest(struct call *c, const char *tmp, int64_t bytes, const char *sha256,
+		 const char *original_name, const char *source_url)
+{
+	/* the image cap is judged on the sniffed type before any decoding */
+	char mime[64];
+	if (!media_sniff(tmp, mime, sizeof(mime)) && !strncmp(mime, "image/", 6) &&
+	    media_ext_for(mime) && bytes > MEDIA_IMAGE_MAX) {
+		unlink(tmp);
+		api_fail(c, HERR_PAYLOAD_TOO_LARGE, "file",
+			 "File size exceeds the maximum allowed size of %ld bytes.", MEDIA_IMAGE_MAX);
+		return -1;
+	}
+	struct media_facts f;
+	if (media_facts(tmp, &f)) {
+		unlink(tmp);
+		api_fail_storage(c);
+		return -1;
+	}
+	if (!f.ext) {
+		unlink(tmp);
+		api_fail(c, HERR_UNSUPPORTED_MEDIA, "file",
+			 "Unsupported file type. The bytes are %s; accepted: JPEG, PNG, GIF, WebP, AVIF, BMP, TIFF images and MP4 video",
+			 f.mime[0] ? f.mime : "unknown");
+		return -1;
+	}
+	if (!f.is_video && bytes > MEDIA_IMAGE_MAX) {
+		unlink(tmp);
+		api_fail(c, HERR_PAYLOAD_TOO_LARGE, "file",
+			 "File size exceeds the maximum allowed size of %ld bytes.", MEDIA_IMAGE_MAX);
+		return -1;
+	}
+	char id[ULID_LEN + 1];
+	ulid_new(id);
+	char lower[ULID_LEN + 1];
+	for (int i = 0; i <= ULID_LEN; i++)
+		lower[i] = (char)tolower((unsigned char)id[i]);
+	struct store_media m = {
+		.id = arena_strdup(c->a, id),
+		.org_id = (char *)c->org_id,
+		.name = arena_printf(c->a, "%s.%s", lower, f.ext),
+		.mime = arena_strdup(c->a, f.mime),
+		.sha256 = (char *)sha256,
+		.source_url = (char *)source_url,
+		.bytes = bytes,
+		.width = f.width,
+		.height = f.height,
+		.duration_ms = f.duration_ms,
+		.created_at = now_ms(),
+	};
+	m.original_name = (char *)(original_name ? original_name : m.name);
+	if (media_put_file(tmp, m.name, m.mime, sha256)) {
+		unlink(tmp);
+		api_fail_storage(c);
+		return -1;
+	}
+	if (store_media_create(c->st, &m)) {
+		media_delete(m.name);
+		api_fail_storage(c);
+		return -1;
+	}
+	api_reply(c, 201, media_json(c, &m));
+	return 0;
+}
+
+/* ---- facts for preflight ---- */
+
+void api_media_facts(struct call *c, const char *media_id, const char *url, const char *platform,
+		     struct pf_media *pm)
+{
+	struct store_media *m = NULL;
+	int rc = STORE_NOTFOUND;
+	if (media_id && *media_id && strlen(media_id) < 64)
+		rc = store_media_get(c->st, c->a, c->org_id, media_id, &m);
+	const char *pu = c->app->cfg->public_url;
+	size_t pl = strlen(pu);
+	if (rc == STORE_NOTFOUND && url && !strncmp(url, pu, pl) && !strncmp(url + pl, "/uploads/", 9)) {
+		const char *name = url + pl + 9;
+		if (media_name_ok(name))
+			rc = store_media_by_name(c->st, c->a, c->org_id, name, &m);
+	}
+	if (rc)
+		return; /* not ours: whatever the caller knew stands */
+	pm->mime = m->mime;
+	pm->width = m->width;
+	pm->height = m->height;
+	pm->duration_s = m->duration_ms / 1000.0;
+	pm->bytes = m->bytes;
+	pm->hosted = 1;
+	api_media_fit_facts(platform, pm, 1);
+}
+
+void api_media_fit_facts(const char *platform, struct pf_media *pm, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pf_media *x = &pm[i];
+		const struct media_fit *fit = platform ? media_fit_for(platform) : NULL;
+		if (fit && x->hosted && x->mime && !strncmp(x->mime, "image/", 6) && fit->max_bytes &&
+		    x->bytes > fit->max_bytes)
+			x->bytes = 0; /* herald sends a copy that fits: its size is not known yet */
+	}
+}
+
+/* ---- multipart upload ---- */
+
+struct upload {
+	struct mp mp;
+	int fd;
+	int in_file, have_file, too_big, io_error;
+	int64_t bytes, cap;
+	crypto_hash_sha256_state hs;
+	char filename[256];
+};
+
+static int up_begin(void *u, const struct mp_part *p)
+{
+	struct upload *up = u;
+	up->in_file = !up->have_file && !strcmp(p->name, "file");
+	if (up->in_file) {
+		up->have_file = 1;
+		snprintf(up->filename, sizeof(up->filename), "%s", p->filename);
+	}
+	return 0;
+}
+
+static int up_data(void *u, const char *d, size_t n)
+{
+	struct upload *up = u;
+	if (!up->in_file)
+		return 0;
+	up->bytes += (int64_t)n;
+	if (up->bytes > up->cap) {
+		up->too_big = 1;
+		return 1;
+	}
+	crypto_hash_sha256_update(&up->hs, (const unsigned char *)d, n);
+	size_t off = 0;
+	while (off < n) {
+		ssize_t k = write(up->fd, d + off, n - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			up->io_error = 1;
+			return 1;
+		}
+		off += (size_t)k;
+	}
+	return 0;
+}
+
+static int up_end(void *u)
+{
+	((struct upload *)u)->in_file = 0;
+	return 0;
+}
+
+static const struct mp_callbacks up_cb = {up_begin, up_data, up_end};
+
+static int feed_chunk(void *u, const char *p, size_t n)
+{
+	return mp_feed(&((struct upload *)u)->mp, p, n) ? 1 : 0;
+}
+
+void h_media_upload(void *arg)
+{
+	struct call *c = arg;
+	char boundary[MP_MAX_BOUNDARY + 1];
+	if (mp_boundary(http_header(c->r, "Content-Type"), boundary, sizeof(boundary))) {
+		api_fail(c, HERR_VALIDATION, "file",
+			 "No file provided: send multipart/form-data with the file in field \"file\"");
+		return;
+	}
+	struct upload *up = arena_alloc(c->a, sizeof(*up));
+	memset(up, 0, sizeof(*up));
+	up->cap = c->app->cfg->max_upload;
+	crypto_hash_sha256_init(&up->hs);
+	char *tmp = NULL;
+	up->fd = media_tmp_open(c->a, &tmp);
+	if (up->fd < 0) {
+		api_fail_storage(c);
+		return;
+	}
+	mp_init(&up->mp, boundary, &up_cb, up);
+	int rc = http_body_each(c->r, feed_chunk, up);
+	if (!rc)
+		rc = mp_finish(&up->mp);
+	int fsync_rc = rc ? 0 : fsync(up->fd);
+	close(up->fd);
+	if (up->too_big) {
+		unlink(tmp);
+		api_fail(c, HERR_PAYLOAD_TOO_LARGE, "file",
+			 "File size exceeds the maximum allowed size of %ld bytes.", c->app->cfg->max_upload);
+		return;
+	}
+	if (up->io_error || fsync_rc) {
+		unlink(tmp);
+		api_fail_storage(c);
+		return;
+	}
+	if (rc) {
+		unlink(tmp);
+		api_fail(c, HERR_VALIDATION, "body", "the multipart body is malformed: %s",
+			 up->mp.error ? up->mp.error : "unknown");
+		return;
+	}
+	if (!up->have_file || up->bytes == 0) {
+		unlink(tmp);
+		api_fail(c, HERR_VALIDATION, "file", "No file provided");
+		return;
+	}
+	unsigned char h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_final(&up->hs, h);
+	char *hex = arena_alloc(c->a, 2 * sizeof(h) + 1);
+	sodium_bin2hex(hex, 2 * sizeof(h) + 1, h, sizeof(h));
+	media_ingest(c, tmp, up->bytes, hex, clean_name(c->a, up->filename, NULL), NULL);
+}
+
+/* ---- idempotency fingerprint ---- */
+
+struct fingerprint {
+	struct mp mp;
+	crypto_hash_sha256_state *hs;
+};
+
+static void fp_put(struct fingerprint *f, const char *s, size_t n)
+{
+	crypto_hash_sha256_update(f->hs, (const unsigned char *)s, n);
+}
+
+static int fp_begin(void *u, const struct mp_part *p)
+{
+	struct fingerprint *f = u;
+	fp_put(f, "B", 1);
+	fp_put(f, p->name, strlen(p->name) + 1);
+	fp_put(f, p->has_filename ? p->filename : "", (p->has_filename ? strlen(p->filename) : 0) + 1);
+	fp_put(f, p->content_type, strlen(p->content_type) + 1);
+	return 0;
+}
+
+static int fp_data(void *u, const char *d, size_t n)
+{
+	fp_put(u, d, n);
+	return 0;
+}
+
+static int fp_end(void *u)
+{
+	fp_put(u, "E", 1);
+	return 0;
+}
+
+static const struct mp_callbacks fp_cb = {fp_begin, fp_data, fp_end};
+
+static int fp_chunk(void *u, const char *p, size_t n)
+{
+	return mp_feed(&((struct fingerprint *)u)->mp, p, n) ? 1 : 0;
+}
+
+static int raw_chunk(void *u, const char *p, size_t n)
+{
+	crypto_hash_sha256_update(u, (const unsigned char *)p, n);
+	return 0;
+}
+
+void api_upload_fingerprint(struct call *c, void *hs)
+{
+	char boundary[MP_MAX_BOUNDARY + 1];
+	struct fingerprint *f = arena_alloc(c->a, sizeof(*f));
+	crypto_hash_sha256_state parts;
+	crypto_hash_sha256_init(&parts);
+	f->hs = &parts;
+	if (!mp_boundary(http_header(c->r, "Content-Type"), boundary, sizeof(boundary)) &&
+	    !mp_init(&f->mp, boundary, &fp_cb, f) && !http_body_each(c->r, fp_chunk, f) &&
+	    !mp_finish(&f->mp)) {
+		unsigned char h[crypto_hash_sha256_BYTES];
+		crypto_hash_sha256_final(&parts, h);
+		crypto_hash_sha256_update(hs, (const unsigned char *)"multipart\n", 10);
+		crypto_hash_sha256_update(hs, h, sizeof(h));
+		return;
+	}
+	http_body_each(c->r, raw_chunk, hs);
+}
+
+/* ---- library ---- */
+
+void h_media_list(void *arg)
+{
+	struct call *c = arg;
+	long long limit = 20;
+	const char *ls = http_query_param(c->r, "limit");
+	if (ls) {
+		char *end;
+		limit = strtoll(ls, &end, 10);
+		if (*end || limit < 1 || limit > 100) {
+			api_fail(c, HERR_VALIDATION, "limit", "limit must be between 1 and 100");
+			return;
+		}
+	}
+	const char *cursor = http_query_param(c->r, "cursor");
+	if (cursor && (!*cursor || strlen(cursor) > 64)) {
+		api_fail(c, HERR_VALIDATION, "cursor", "cursor is not one this API returned");
+		return;
+	}
+	struct store_media *v = NULL;
+	size_t n = 0;
+	if (store_media_list(c->st, c->a, c->org_id, cursor, (int)limit + 1, &v, &n)) {
+		api_fail_storage(c);
+		return;
+	}
+	json_t *data = json_array();
+	size_t shown = n > (size_t)limit ? (size_t)limit : n;
+	for (size_t i = 0; i < shown; i++)
+		json_array_append_new(data, media_json(c, &v[i]));
+	json_t *o = json_pack("{s:o}", "data", data);
+	json_object_set_new(o, "nextCursor", n > (size_t)limit ? json_string(v[shown - 1].id)
+							       : json_null());
+	api_reply(c, 200, o);
+}
+
+void h_media_get(void *arg)
+{
+	struct call *c = arg;
+	struct store_media *m;
+	int rc = store_media_get(c->st, c->a, c->org_id, c->params[0], &m);
+	if (rc == STORE_NOTFOUND) {
+		api_fail(c, HERR_NOT_FOUND, "id", "no media %s", c->params[0]);
+		return;
+	}
+	if (rc) {
+		api_fail_storage(c);
+		return;
+	}
+	api_reply(c, 200, media_json(c, m));
+}
+
+void h_media_delete(void *arg)
+{
+	struct call *c = arg;
+	struct store_media *m;
+	int rc = store_media_get(c->st, c->a, c->org_id, c->params[0], &m);
+	if (rc == STORE_NOTFOUND) {
+		api_fail(c, HERR_NOT_FOUND, "id", "no media %s", c->params[0]);
+		return;
+	}
+	if (rc) {
+		api_fail_storage(c);
+		return;
+	}
+	rc = store_media_delete(c->st, c->org_id, m->id, m->name);
+	if (rc == STORE_CONFLICT) {
+		api_fail(c, HERR_INVALID_STATE, "id",
+			 "media %s is used by a draft or queued post; cancel or edit that post first", m->id);
+		return;
+	}
+	if (rc == STORE_NOTFOUND) {
+		api_fail(c, HERR_NOT_FOUND, "id", "no media %s", c->params[0]);
+		return;
+	}
+	if (rc) {
+		api_fail_storage(c);
+		return;
+	}
+	media_delete(m->name);
+	json_t *o = media_json(c, m);
+	json_object_set_new(o, "deleted", json_true());
+	api_reply(c, 200, o);
+}
+
+/* ---- serving ---- */
+
+/* "bytes=a-b" | "bytes=a-" | "bytes=-n" against size; 1 with [*from, *to]
+ * inclusive, 0 when the header should be ignored (serve everything), -1
+ * when unsatisfiable. */
+static int parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
+{
+	if (strncasecmp(h, "bytes=", 6))
+		return 0;
+	h += 6;
+	while (*h == ' ')
+		h++;
+	if (strchr(h, ','))
+		return 0; /* multiple ranges: a full answer is allowed */
+	char *end;
+	if (*h == '-') {
+		long long n = strtoll(h + 1, &end, 10);
+		if (end == h + 1 || *end || n < 0)
+			return 0;
+		if (n == 0 || size == 0)
+			return -1;
+		*from = n >= size ? 0 : size - n;
+		*to = size - 1;
+		return 1;
+	}
+	if (!isdigit((unsigned char)*h))
+		return 0;
+	long long a = strtoll(h, &end, 10);
+	if (*end != '-')
+		return 0;
+	const char *b = end + 1;
+	long long z = size - 1;
+	if (*b) {
+		z = strtoll(b, &end, 10);
+		if (end == b || *end || z < a)
+			return 0;
+		if (z >= size)
+			z = size - 1;
+	}
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = z;
+	return 1;
+}
+
+void h_uploads_serve(void *arg)
+{
+	struct call *c = arg;
+	const char *name = c->params[0];
+	struct store_media *m = NULL;
+	int rc = media_name_ok(name) ? store_media_by_name(c->st, c->a, NULL, name, &m) : STORE_NOTFOUND;
+	if (rc == STORE_NOTFOUND) {
+		api_fail(c, HERR_NOT_FOUND, "path", "no such file");
+		return;
+	}
+	if (rc) {
+		api_fail_storage(c);
+		return;
+	}
+	int fd;
+	int64_t size;
+	if (media_open(name, &fd, &size)) {
+		api_fail(c, HERR_NOT_FOUND, "path", "no such file");
+		return;
+	}
+	char etag[80];
+	snprintf(etag, sizeof(etag), "\"%.64s\"", m->sha256);
+	c->replied = 1;
+	http_add_header(c->r, "ETag", etag);
+	http_add_header(c->r, "Accept-Ranges", "bytes");
+	http_add_header(c->r, "Cache-Control", "public, max-age=31536000, immutable");
+	http_add_header(c->r, "X-Content-Type-Options", "nosniff");
+	const char *inm = http_header(c->r, "If-None-Match");
+	if (inm && (strstr(inm, etag) || !strcmp(inm, "*"))) {
+		http_reply_file(c->r, 304, NULL, fd, 0, 0);
+		return;
+	}
+	const char *rh = http_header(c->r, "Range");
+	const char *ifr = http_header(c->r, "If-Range");
+	if (rh && (!ifr || !strcmp(ifr, etag))) {
+		int64_t a = 0, z = 0;
+		int pr = parse_range(rh, size, &a, &z);
+		if (pr < 0) {
+			char cr[64];
+			snprintf(cr, sizeof(cr), "bytes */%lld", (long long)size);
+			http_add_header(c->r, "Content-Range", cr);
+			http_reply_file(c->r, 416, NULL, fd, 0, 0);
+			return;
+		}
+		if (pr > 0) {
+			char cr[96];
+			snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)a, (long long)z,
+				 (long long)size);
+			http_add_header(c->r, "Content-Range", cr);
+			http_reply_file(c->r, 206, m->mime, fd, a, z - a + 1);
+			return;
+		}
+	}
+	http_reply_file(c->r, 200, m->mime, fd, 0, size);
+}
