@@ -159,6 +159,31 @@ class RealPostizCliTest(HeraldTestCase):
         self.get_post(key, pid, want=404)
         self.pz(key, "posts:delete", pid, want_rc=1)
 
+    def test_cli_multi_channel_and_json_file(self):
+        key, (c1, c2) = self.new_org(channels=2)
+        when = future(days=46)
+        out = self.pz(key, "posts:create", "-c", "to both", "-s", iso_z(when), "-i", "%s,%s" % (c1, c2))
+        created = self.json_of(out)
+        self.assertEqual(sorted(x["integration"] for x in created), sorted([c1, c2]))
+        for x in created:
+            p = self.get_post(key, x["postId"])
+            self.assertEqual([v["content"] for v in p["value"]], ["to both"])
+        # --json: the file is sent verbatim as the request body
+        import tempfile, os
+        body = {"type": "draft", "date": iso_z(when), "shortLink": False, "tags": [],
+                "posts": [{"integration": {"id": c2},
+                           "value": [{"content": "from a file", "image": []}],
+                           "settings": {}}]}
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(body, f)
+        self.addCleanup(os.unlink, path)
+        out = self.pz(key, "posts:create", "--json", path)
+        (made,) = self.json_of(out)
+        self.assertEqual(made["integration"], c2)
+        p = self.get_post(key, made["postId"])
+        self.assertEqual((p["value"][0]["content"], p["status"]), ("from a file", "draft"))
+
     def test_cli_bad_key(self):
         out = self.pz("0" * 64, "integrations:list", want_rc=1)
         self.assertIn("API Error (401)", out)
