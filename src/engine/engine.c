@@ -12,6 +12,8 @@
 #include "../core/timeutil.h"
 #include "../http/client.h"
 #include "../media/media.h"
+#include "../preflight/rules.h"
+#include "../preflight/text.h"
 #include "../providers/provider.h"
 #include "../store/store.h"
 
@@ -538,6 +540,50 @@ static void job_next(struct job *jb)
 	handle(jb, jb->pr->publish(c, NULL), NULL);
 }
 
+/* SPEC 6: preflight runs again right before publishing.  A post can reach
+ * the engine without the create-time check (a Postiz draft moved to
+ * scheduled, a post edited through PUT settings) or its facts may have
+ * changed; a post the platform would refuse fails here, permanently and
+ * with the rule, instead of costing a request.  Media facts are what the
+ * stored path tells (its MIME type); sizes were judged at upload.  NULL
+ * when it passes. */
+static const char *preflight_again(struct job *jb)
+{
+	struct pf_target *t = arena_alloc(jb->a, jb->nitems * sizeof(*t));
+	json_t *settings = json_loads(jb->items[0].settings ? jb->items[0].settings : "{}", 0, NULL);
+	for (size_t i = 0; i < jb->nitems; i++) {
+		const struct store_post *it = &jb->items[i];
+		json_t *m = json_loads(it->media ? it->media : "[]", 0, NULL);
+		size_t nm = json_is_array(m) ? json_array_size(m) : 0;
+		struct pf_media *pm = arena_alloc(jb->a, (nm + 1) * sizeof(*pm));
+		for (size_t k = 0; k < nm; k++) {
+			const char *path = json_string_value(json_object_get(json_array_get(m, k), "path"));
+			pm[k] = (struct pf_media){0};
+			pm[k].mime = path ? pf_mime_from_path(path) : NULL;
+		}
+		json_decref(m);
+		const char *text = it->content ? it->content : "";
+		t[i] = (struct pf_target){
+			.platform = jb->ch->provider,
+			.text = text,
+			.text_is_html = text_has_html_tags(text, strlen(text)),
+			.media = pm,
+			.nmedia = nm,
+			.settings = json_is_object(settings) ? settings : NULL,
+		};
+	}
+	struct pf_violation *v;
+	size_t n = 0;
+	const char *why = NULL;
+	if (pf_check_thread(t, jb->nitems, &v, &n, jb->a) > 0)
+		why = arena_printf(jb->a, "preflight %s%s: %s%s", v[0].id,
+				   v[0].item > 0 ? arena_printf(jb->a, " (thread item %ld)", v[0].item) : "",
+				   v[0].message,
+				   n > 1 ? arena_printf(jb->a, " (and %zu more)", n - 1) : "");
+	json_decref(settings);
+	return why;
+}
+
 static void job_start(struct engine_loop *l, const struct store_job *sj)
 {
 	struct job *jb = xcalloc(1, sizeof(*jb));
@@ -581,6 +627,11 @@ static void job_start(struct engine_loop *l, const struct store_job *sj)
 		finish(jb, PS_FAILED,
 		       "the channel's credentials cannot be decrypted (was HERALD_SECRET_KEY changed?)",
 		       now_ms(), 0);
+		return;
+	}
+	const char *why = jb->items[0].published_at ? NULL : preflight_again(jb);
+	if (why) {
+		finish(jb, PS_FAILED, why, now_ms(), 0);
 		return;
 	}
 	job_next(jb);

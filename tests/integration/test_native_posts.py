@@ -276,6 +276,37 @@ class NativePostsTest(HeraldTestCase):
         self.assertEnvelope(st, h, e, 409, "invalid_state", postiz=False)
         self.assertEqual(self.get(key, b["id"])["targets"][0]["text"], "p")
 
+    def test_preflight_runs_again_before_publishing(self):
+        # a Postiz draft skips create-time preflight (as in Postiz); moved to
+        # scheduled, it reaches the engine, which refuses it by rule before
+        # any request leaves
+        key, chans = self.org(1)
+        st, h, b = self.srv.request("POST", "/v1/accounts", key=key, body={
+            "provider": "bluesky", "name": "bs",
+            "credentials": {"identifier": "me.bsky.social", "password": "abcd-efgh-ijkl-mnop",
+                            "service": self.rx.url("/never")}})
+        self.assertEqual(st, 201, b)
+        bs = b["id"]
+        soon = (utcnow() + dt.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        st, h, b = self.srv.request("POST", "/public/v1/posts", key=key, body={
+            "type": "draft", "date": soon, "shortLink": False, "tags": [],
+            "posts": [{"integration": {"id": bs},
+                       "value": [{"content": "<p>%s</p>" % ("a" * 301), "image": []}]}]})
+        self.assertEqual(st, 201, b)
+        pid = b[0]["postId"]
+        st, h, r = self.srv.request("PUT", "/public/v1/posts/%s/status" % pid,
+                                    body={"status": "schedule"}, key=key)
+        self.assertEqual(st, 200, r)
+        end = time.time() + 10
+        while time.time() < end:
+            st, h, p = self.srv.request("GET", "/public/v1/posts/" + pid, key=key)
+            if p["state"] == "ERROR":
+                break
+            time.sleep(0.2)
+        self.assertEqual(p["state"], "ERROR", p)
+        self.assertIn("bluesky.text.max_graphemes", p["error"])
+        self.assertEqual(self.rx.deliveries("/never/xrpc/com.atproto.server.createSession"), [])
+
     # ---- list ----
 
     def list_all(self, key, query="", limit=2):
