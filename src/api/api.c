@@ -367,9 +367,25 @@ void api_handle(struct http_req *r)
 			static const struct route native = {0, "", NULL, RF_NATIVE, NULL, NULL};
 			c->route = &native;
 		}
-		if (m.path_matched)
+		if (m.path_matched) {
+			/* RFC 9110: a 405 names the methods the resource has */
+			static const struct {
+				enum http_method m;
+				const char *name;
+			} ms[] = {{HM_GET, "GET"}, {HM_POST, "POST"}, {HM_PUT, "PUT"},
+				  {HM_PATCH, "PATCH"}, {HM_DELETE, "DELETE"}};
+			char allow[64] = "";
+			for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+				struct route_match m2;
+				if (router_match(api_routes, api_nroutes, ms[i].m, path, r->a, &m2))
+					snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+						 *allow ? ", " : "", ms[i].name);
+			}
+			if (*allow)
+				http_add_header(r, "Allow", allow);
 			api_fail(c, HERR_METHOD_NOT_ALLOWED, "method", "%s is not allowed on %s",
 				 r->method_name, r->raw_path);
+		}
 		else
 			api_fail(c, HERR_NOT_FOUND, "path", "Cannot %s %s", r->method_name, r->raw_path);
 		return;

@@ -254,14 +254,19 @@ class MalformedTest(HeraldTestCase):
         self.assertEqual(b["error"]["code"], "not_found")
 
     def test_wrong_method(self):
-        for method, path in (("PATCH", "/public/v1/posts"), ("PUT", "/public/v1/posts"),
-                             ("DELETE", "/public/v1/is-connected"), ("POST", "/public/v1/integrations"),
-                             ("GET", "/public/v1/posts/group/abc"), ("POST", "/public/v1/find-slot/x"),
-                             ("PATCH", "/api/public/v1/posts/abc"), ("DELETE", "/healthz")):
+        # each 405 names what the resource allows (RFC 9110 Allow)
+        for method, path, allow in (
+                ("PATCH", "/public/v1/posts", "GET, POST"), ("PUT", "/public/v1/posts", "GET, POST"),
+                ("DELETE", "/public/v1/is-connected", "GET"), ("POST", "/public/v1/integrations", "GET"),
+                ("GET", "/public/v1/posts/group/abc", "DELETE"),
+                ("POST", "/public/v1/find-slot/x", "GET"),
+                ("PATCH", "/api/public/v1/posts/abc", "GET, DELETE"), ("DELETE", "/healthz", "GET"),
+                ("PUT", "/v1/posts/abc", "GET, PATCH, DELETE")):
             with self.subTest(method=method, path=path):
                 st, h, b = self.srv.request(method, path, key=self.key)
                 self.check(st, h, b, 405, "method_not_allowed",
                            postiz=path.startswith(("/public/", "/api/public/")))
+                self.assertEqual(h.get("allow"), allow)
 
     def test_other_routes_bad_bodies(self):
         pid = self.keep
