@@ -459,6 +459,47 @@ static int serve_local_media(struct job *jb)
 	return 1;
 }
 
+void engine_item_ctx(struct pub_ctx *c, struct arena *ia, json_t *cred,
+		     const struct provider *pr, const struct config *cfg,
+		     const struct store_channel *ch, const struct store_post *items, size_t cur)
+{
+	const struct store_post *it = &items[cur];
+	memset(c, 0, sizeof(*c));
+	c->a = ia;
+	c->credentials = cred;
+	char env[96];
+	snprintf(env, sizeof(env), "HERALD_%s_BASE_URL", pr->identifier);
+	for (char *p = env; *p; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	c->base_url = getenv(env);
+	c->public_url = cfg->public_url;
+	c->item_id = it->id;
+	c->root_id = items[0].id;
+	c->group = it->grp;
+	c->position = it->position;
+	c->content = it->content;
+	c->media = json_loads(it->media, 0, NULL);
+	if (!json_is_array(c->media)) {
+		json_decref(c->media);
+		c->media = json_array();
+	}
+	c->settings = json_loads(it->settings, 0, NULL);
+	if (!json_is_object(c->settings)) {
+		json_decref(c->settings);
+		c->settings = json_object();
+	}
+	/* freed with the item arena */
+	arena_defer(ia, free_json, c->media);
+	arena_defer(ia, free_json, c->settings);
+	c->publish_at = it->publish_at;
+	c->channel_id = ch->id;
+	c->channel_name = ch->name;
+	if (cur > 0) {
+		c->parent_release_id = items[cur - 1].release_id;
+		c->root_release_id = items[0].release_id;
+	}
+}
+
 static void job_next(struct job *jb)
 {
 	struct engine *e = jb->l->e;
@@ -501,42 +542,8 @@ static void job_next(struct job *jb)
 	arena_free(jb->ia);
 	jb->ia = arena_new();
 	struct pub_ctx *c = &jb->ctx;
-	memset(c, 0, sizeof(*c));
-	c->a = jb->ia;
-	c->credentials = jb->cred;
-	c->base_url = NULL;
-	char env[96];
-	snprintf(env, sizeof(env), "HERALD_%s_BASE_URL", jb->pr->identifier);
-	for (char *p = env; *p; p++)
-		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-	c->base_url = getenv(env);
-	c->public_url = e->cfg->public_url;
-	c->item_id = it->id;
-	c->root_id = jb->items[0].id;
-	c->group = it->grp;
-	c->position = it->position;
-	c->content = it->content;
-	c->media = json_loads(it->media, 0, NULL);
-	if (!json_is_array(c->media)) {
-		json_decref(c->media);
-		c->media = json_array();
-	}
-	c->settings = json_loads(it->settings, 0, NULL);
-	if (!json_is_object(c->settings)) {
-		json_decref(c->settings);
-		c->settings = json_object();
-	}
-	/* freed with the item arena */
-	arena_defer(jb->ia, free_json, c->media);
-	arena_defer(jb->ia, free_json, c->settings);
-	c->publish_at = it->publish_at;
+	engine_item_ctx(c, jb->ia, jb->cred, jb->pr, e->cfg, jb->ch, jb->items, jb->cur);
 	c->repeating = jb->j.interval_days > 0;
-	c->channel_id = jb->ch->id;
-	c->channel_name = jb->ch->name;
-	if (jb->cur > 0) {
-		c->parent_release_id = jb->items[jb->cur - 1].release_id;
-		c->root_release_id = jb->items[0].release_id;
-	}
 	handle(jb, jb->pr->publish(c, NULL), NULL);
 }
 

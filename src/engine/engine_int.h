@@ -9,6 +9,7 @@
 
 #include "engine.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -16,7 +17,12 @@
 #define MAX_INFLIGHT 128
 #define PACE_SLOTS 4096
 
+struct arena;
 struct config;
+struct provider;
+struct pub_ctx;
+struct store_channel;
+struct store_post;
 struct event;
 struct hclient;
 
@@ -51,6 +57,12 @@ struct engine_loop {
 int64_t engine_backoff_ms(const struct config *cfg, int attempts, int64_t retry_after);
 
 /* Claim due unpublish jobs (at most `room`) and start them (unpublish.c). */
+/* The provider context of thread item `cur` (media and settings parsed
+ * into `ia`; base URL from HERALD_<PROVIDER>_BASE_URL), shared by publish
+ * and unpublish jobs. */
+void engine_item_ctx(struct pub_ctx *c, struct arena *ia, json_t *cred,
+		     const struct provider *pr, const struct config *cfg,
+		     const struct store_channel *ch, const struct store_post *items, size_t cur);
 void unpublish_tick(struct engine_loop *l, int64_t now, int room);
 
 #endif

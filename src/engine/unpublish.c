@@ -60,11 +60,6 @@ struct ujob {
 
 static void ujob_next(struct ujob *u);
 
-static void free_json(void *p)
-{
-	json_decref(p);
-}
-
 static void ujob_free(struct ujob *u)
 {
 	u->l->inflight--;
@@ -296,39 +291,7 @@ static void ujob_next(struct ujob *u)
 	arena_free(u->ia);
 	u->ia = arena_new();
 	struct pub_ctx *c = &u->ctx;
-	memset(c, 0, sizeof(*c));
-	c->a = u->ia;
-	c->credentials = u->cred;
-	char env[96];
-	snprintf(env, sizeof(env), "HERALD_%s_BASE_URL", u->pr->identifier);
-	for (char *p = env; *p; p++)
-		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-	c->base_url = getenv(env);
-	c->public_url = e->cfg->public_url;
-	c->item_id = it->id;
-	c->root_id = u->items[0].id;
-	c->group = it->grp;
-	c->position = it->position;
-	c->content = it->content;
-	c->media = json_loads(it->media, 0, NULL);
-	if (!json_is_array(c->media)) {
-		json_decref(c->media);
-		c->media = json_array();
-	}
-	c->settings = json_loads(it->settings, 0, NULL);
-	if (!json_is_object(c->settings)) {
-		json_decref(c->settings);
-		c->settings = json_object();
-	}
-	arena_defer(u->ia, free_json, c->media);
-	arena_defer(u->ia, free_json, c->settings);
-	c->publish_at = it->publish_at;
-	c->channel_id = u->ch->id;
-	c->channel_name = u->ch->name;
-	if (u->cur > 0) {
-		c->parent_release_id = u->items[u->cur - 1].release_id;
-		c->root_release_id = u->items[0].release_id;
-	}
+	engine_item_ctx(c, u->ia, u->cred, u->pr, e->cfg, u->ch, u->items, u->cur);
 	c->release_id = it->release_id;
 	c->release_url = it->release_url;
 	handle(u, u->pr->unpublish(c, NULL), NULL);
