@@ -287,6 +287,54 @@ static void set_limit_headers(struct call *c, const struct rl_result *rl, const 
 	http_add_header(c->r, name, v);
 }
 
+/* The organization and key id of an Authorization header's key, through
+ * the loop's cache: 0, STORE_NOTFOUND for no such key (or none given), or
+ * another store error.  org and key are allocated in a. */
+static int key_lookup(struct api_loop *loop, struct arena *a, const char *h, char **org_out,
+		      char **key_out)
+{
+	if (!h || !*h)
+		return STORE_NOTFOUND;
+	if (!strncasecmp(h, "Bearer ", 7))
+		h += 7;
+	while (*h == ' ')
+		h++;
+	if (strlen(h) > 512)
+		return STORE_NOTFOUND;
+	char hash[KEY_HASH_LEN + 1];
+	api_key_hash(h, hash);
+	struct auth_slot *slot = &loop->auth[strtoul((char[5]){hash[0], hash[1], hash[2], hash[3], 0},
+						     NULL, 16) % AUTH_CACHE_SLOTS];
+	int64_t now = now_ms();
+	if (slot->until > now && !strcmp(slot->hash, hash)) {
+		*org_out = arena_strdup(a, slot->org_id);
+		*key_out = arena_strdup(a, slot->key_id);
+		return 0;
+	}
+	char *org = NULL, *key = NULL;
+	int rc = store_key_lookup(loop->st, a, hash, &org, &key);
+	if (rc)
+		return rc;
+	if (strlen(org) < sizeof(slot->org_id) && strlen(key) < sizeof(slot->key_id)) {
+		memcpy(slot->hash, hash, sizeof(slot->hash));
+		strcpy(slot->org_id, org);
+		strcpy(slot->key_id, key);
+		slot->until = now + AUTH_CACHE_MS;
+	}
+	*org_out = org;
+	*key_out = key;
+	return 0;
+}
+
+int api_key_ok(struct api_loop *loop, const char *authorization)
+{
+	struct arena *a = arena_new();
+	char *org = NULL, *key = NULL;
+	int rc = key_lookup(loop, a, authorization, &org, &key);
+	arena_free(a);
+	return rc == 0;
+}
+
 static int authenticate(struct call *c)
 {
 	const char *h = http_header(c->r, "Authorization");
@@ -294,28 +342,8 @@ static int authenticate(struct call *c)
 		fail_msg(c, HERR_UNAUTHENTICATED, "No API Key found");
 		return -1;
 	}
-	if (!strncasecmp(h, "Bearer ", 7))
-		h += 7;
-	while (*h == ' ')
-		h++;
-	if (strlen(h) > 512) {
-		fail_msg(c, HERR_UNAUTHENTICATED, "Invalid API key");
-		return -1;
-	}
-	char hash[KEY_HASH_LEN + 1];
-	api_key_hash(h, hash);
-	struct api_loop *loop = c->r->loop_ctx;
-	struct auth_slot *slot = &loop->auth[strtoul((char[5]){hash[0], hash[1], hash[2], hash[3], 0},
-						     NULL, 16) % AUTH_CACHE_SLOTS];
-	int64_t now = now_ms();
-	if (slot->until > now && !strcmp(slot->hash, hash)) {
-		c->org_id = arena_strdup(c->a, slot->org_id);
-		c->key_id = arena_strdup(c->a, slot->key_id);
-		c->r->org_id = c->org_id;
-		return 0;
-	}
 	char *org = NULL, *key = NULL;
-	int rc = store_key_lookup(c->st, c->a, hash, &org, &key);
+	int rc = key_lookup(c->r->loop_ctx, c->a, h, &org, &key);
 	if (rc == STORE_NOTFOUND) {
 		fail_msg(c, HERR_UNAUTHENTICATED, "Invalid API key");
 		return -1;
@@ -327,12 +355,6 @@ static int authenticate(struct call *c)
 	c->org_id = org;
 	c->key_id = key;
 	c->r->org_id = org;
-	if (strlen(org) < sizeof(slot->org_id) && strlen(key) < sizeof(slot->key_id)) {
-		memcpy(slot->hash, hash, sizeof(slot->hash));
-		strcpy(slot->org_id, org);
-		strcpy(slot->key_id, key);
-		slot->until = now + AUTH_CACHE_MS;
-	}
 	return 0;
 }
 
@@ -395,7 +417,9 @@ void api_handle(struct http_req *r)
 	memcpy(c->params, m.params, sizeof(c->params));
 	c->nparams = m.nparams;
 
-	if (r->body_too_large && !(m.route->flags & RF_UPLOAD)) {
+	/* a streamed body on a route that takes none was announced too large
+	 * (api_stream_ops) and has been dropped */
+	if ((r->body_too_large || r->stream) && !(m.route->flags & RF_UPLOAD)) {
 		api_fail(c, HERR_PAYLOAD_TOO_LARGE, "body", "the body is larger than %ld bytes",
 			 c->app->cfg->max_body);
 		return;

@@ -148,6 +148,11 @@ void api_media_fit_facts(const char *platform, struct pf_media *pm, size_t n);
  * so the same upload with another boundary is the same request; the raw
  * body when it is not well-formed multipart. */
 void api_upload_fingerprint(struct call *c, void *hs);
+/* 1 when an Authorization header value names a live key (loop's cache). */
+int api_key_ok(struct api_loop *loop, const char *authorization);
+/* The streamed-body hooks of the upload routes (http_server_opts.stream):
+ * their multipart bodies go to a temporary file as they arrive. */
+extern const struct http_stream_ops api_stream_ops;
 
 /* handlers (one file per resource) */
 void h_healthz(void *); void h_readyz(void *); void h_errors(void *); void h_preflight_rules(void *);

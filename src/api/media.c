@@ -6,10 +6,11 @@
  *   GET /v1/media, GET/DELETE /v1/media/{id}
  *   GET /uploads/{name}                             public, Range + ETag
  *
- * An upload is parsed by the streaming multipart parser straight out of
- * the request buffer into a temporary file while it is hashed (SHA-256),
- * so the server holds one copy of the body (evhttp's: libevent 2.1 has no
- * hook to see a server request's body before it is complete).  The type
+ * An upload's body is parsed by the streaming multipart parser as it comes
+ * off the connection (the server's framing filter, src/http/stream.c, hands
+ * it over before evhttp would buffer it), and the file part is written to
+ * a temporary file while it is hashed (SHA-256): memory stays flat however
+ * large the file.  The type
  * is sniffed from the file's bytes; the declared type and file name are
  * never trusted beyond being echoed back as originalName.  The object is
  * named "<ulid>.<real ext>", moved into storage, then recorded.
@@ -23,10 +24,13 @@
 #include "../core/timeutil.h"
 #include "../media/media.h"
 #include "../media/multipart.h"
+#include "../http/stream.h"
+#include "../http/router.h"
 #include "../preflight/rules.h"
 #include "../store/store.h"
 
 #include <ctype.h>
+#include <event2/http.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -198,20 +202,42 @@ void api_media_fit_facts(const char *platform, struct pf_media *pm, size_t n)
 	}
 }
 
-/* ---- multipart upload ---- */
+/* ---- multipart upload ----
+ *
+ * The same struct upload serves both ways a body arrives: streamed from
+ * the connection (api_stream_ops: the sink is created when the head is
+ * complete, before any body byte, and the handler finds it in r->stream)
+ * or, for a request that was not streamed (an in-process call), fed from
+ * the buffered body.  Either way the file part goes to a temporary file
+ * while it is hashed, and the idempotency fingerprint is taken on the fly.
+ */
 
 struct upload {
 	struct mp mp;
+	int mp_ok;            /* boundary valid, parser running */
 	int fd;
-	int in_file, have_file, too_big, io_error;
+	char tmp[512];        /* the temporary file while it is ours */
+	int in_file, have_file, too_big, io_error, unauth, bad_type;
+	const char *broken;   /* the body did not arrive whole: why */
 	int64_t bytes, cap;
-	crypto_hash_sha256_state hs;
+	crypto_hash_sha256_state hs;     /* the file's bytes */
+	crypto_hash_sha256_state parts;  /* fingerprint: every part */
+	crypto_hash_sha256_state raw;    /* fingerprint: the body as sent */
 	char filename[256];
 };
+
+static void up_fp(struct upload *up, const void *p, size_t n)
+{
+	crypto_hash_sha256_update(&up->parts, p, n);
+}
 
 static int up_begin(void *u, const struct mp_part *p)
 {
 	struct upload *up = u;
+	up_fp(up, "B", 1);
+	up_fp(up, p->name, strlen(p->name) + 1);
+	up_fp(up, p->has_filename ? p->filename : "", (p->has_filename ? strlen(p->filename) : 0) + 1);
+	up_fp(up, p->content_type, strlen(p->content_type) + 1);
 	up->in_file = !up->have_file && !strcmp(p->name, "file");
 	if (up->in_file) {
 		up->have_file = 1;
@@ -223,6 +249,7 @@ static int up_begin(void *u, const struct mp_part *p)
 static int up_data(void *u, const char *d, size_t n)
 {
 	struct upload *up = u;
+	up_fp(up, d, n);
 	if (!up->in_file)
 		return 0;
 	up->bytes += (int64_t)n;
@@ -231,6 +258,8 @@ static int up_data(void *u, const char *d, size_t n)
 		return 1;
 	}
 	crypto_hash_sha256_update(&up->hs, (const unsigned char *)d, n);
+	if (up->fd < 0)
+		return 0; /* a fingerprint only */
 	size_t off = 0;
 	while (off < n) {
 		ssize_t k = write(up->fd, d + off, n - off);
@@ -247,135 +276,247 @@ static int up_data(void *u, const char *d, size_t n)
 
 static int up_end(void *u)
 {
-	((struct upload *)u)->in_file = 0;
+	struct upload *up = u;
+	up_fp(up, "E", 1);
+	up->in_file = 0;
 	return 0;
 }
 
 static const struct mp_callbacks up_cb = {up_begin, up_data, up_end};
 
+static void upload_free(void *p)
+{
+	struct upload *up = p;
+	if (!up)
+		return;
+	if (up->fd >= 0)
+		close(up->fd);
+	if (up->tmp[0])
+		unlink(up->tmp);
+	free(up);
+}
+
+/* A new upload for a body of Content-Type ctype: never NULL but for
+ * memory; what is wrong is recorded for the handler to answer. */
+static struct upload *upload_new(const char *ctype, int64_t cap, int with_file)
+{
+	struct upload *up = calloc(1, sizeof(*up));
+	if (!up)
+		return NULL;
+	up->fd = -1;
+	up->cap = cap;
+	crypto_hash_sha256_init(&up->hs);
+	crypto_hash_sha256_init(&up->parts);
+	crypto_hash_sha256_init(&up->raw);
+	char boundary[MP_MAX_BOUNDARY + 1];
+	if (!ctype || mp_boundary(ctype, boundary, sizeof(boundary)) ||
+	    mp_init(&up->mp, boundary, &up_cb, up)) {
+		up->bad_type = 1;
+		return up;
+	}
+	up->mp_ok = 1;
+	if (!with_file)
+		return up;
+	snprintf(up->tmp, sizeof(up->tmp), "%s/up-XXXXXX", media_tmp_dir());
+	up->fd = mkostemp(up->tmp, O_CLOEXEC);
+	if (up->fd < 0) {
+		log_msg(LOG_ERROR, "media", "mkstemp in %s: %s", media_tmp_dir(), strerror(errno));
+		up->tmp[0] = 0;
+		up->io_error = 1;
+	}
+	return up;
+}
+
+/* Body bytes; non-zero once nothing more is wanted. */
+static int upload_feed(void *u, const char *p, size_t n)
+{
+	struct upload *up = u;
+	crypto_hash_sha256_update(&up->raw, (const unsigned char *)p, n);
+	if (!up->mp_ok || up->io_error || up->too_big)
+		return 1;
+	if (mp_feed(&up->mp, p, n)) {
+		up->mp_ok = 0;
+		/* an oversized or unwritable file ends the upload; a malformed
+		 * body is read to its end so the fingerprint is of all of it */
+		return up->too_big || up->io_error;
+	}
+	return 0;
+}
+
+static void upload_end(void *u, const char *error)
+{
+	struct upload *up = u;
+	if (error)
+		up->broken = error;
+	else if (up->mp_ok && mp_finish(&up->mp))
+		up->mp_ok = 0;
+}
+
+/* ---- streamed: the hooks the server calls ---- */
+
+/* Every request with a body passes here when its head is complete.  An
+ * upload gets a sink that writes its file part to a temporary file as it
+ * arrives.  Any other body announced larger than HERALD_MAX_BODY gets a
+ * refusing sink: the handler answers 413 with the envelope at once and
+ * the body is dropped as it arrives, never buffered. */
+static void *stream_open(void *arg, void *loop_ctx, const struct http_head *h, int *refuse)
+{
+	(void)arg;
+	struct api_loop *loop = loop_ctx;
+	if (!loop)
+		return NULL;
+	const struct config *cfg = loop->app->cfg;
+	char cl[32];
+	long long length = -1;
+	if (!http_head_field(h, "Content-Length", cl, sizeof(cl)))
+		length = strtoll(cl, NULL, 10);
+	int upload = 0;
+	char target[1024];
+	if (h->method_len == 4 && !memcmp(h->method, "POST", 4) && h->target_len < sizeof(target)) {
+		memcpy(target, h->target, h->target_len);
+		target[h->target_len] = 0;
+		char *q = strchr(target, '?');
+		if (q)
+			*q = 0;
+		const char *path = target;
+		char *dec = NULL;
+		if (strchr(target, '%')) {
+			size_t dlen = 0;
+			dec = evhttp_uridecode(target, 0, &dlen);
+			path = dec && strlen(dec) == dlen ? dec : NULL;
+		}
+		if (path && !strncmp(path, "/api/public/v1/", 15))
+			path += 4;
+		struct arena *a = arena_new();
+		struct route_match m;
+		upload = path && router_match(api_routes, api_nroutes, HM_POST, path, a, &m) &&
+			 (m.route->flags & RF_UPLOAD);
+		arena_free(a);
+		free(dec);
+	}
+	if (!upload) {
+		if (length <= cfg->max_body)
+			return NULL;
+		struct upload *big = calloc(1, sizeof(*big));
+		if (!big)
+			return NULL;
+		big->fd = -1;
+		big->too_big = 1;
+		*refuse = 1;
+		return big;
+	}
+	char ctype[512], auth[600];
+	struct upload *up = upload_new(http_head_field(h, "Content-Type", ctype, sizeof(ctype)) ? NULL : ctype,
+				       cfg->max_upload, 1);
+	if (!up)
+		return NULL;
+	/* nothing of a stranger's body touches the disk: the handler answers
+	 * 401 at once, before the body is read */
+	if (http_head_field(h, "Authorization", auth, sizeof(auth)) || !api_key_ok(loop, auth)) {
+		up->unauth = 1;
+		*refuse = 1;
+		return up;
+	}
+	if (length > cfg->max_upload + 65536)
+		up->too_big = 1;
+	if (up->bad_type || up->too_big || up->io_error)
+		*refuse = 1;
+	return up;
+}
+
+const struct http_stream_ops api_stream_ops = {
+	.open = stream_open,
+	.write = upload_feed,
+	.end = upload_end,
+	.free = upload_free,
+};
+
+/* ---- the route ---- */
+
 static int feed_chunk(void *u, const char *p, size_t n)
 {
-	return mp_feed(&((struct upload *)u)->mp, p, n) ? 1 : 0;
+	upload_feed(u, p, n);
+	return 0;
 }
 
 void h_media_upload(void *arg)
 {
 	struct call *c = arg;
-	char boundary[MP_MAX_BOUNDARY + 1];
-	if (mp_boundary(http_header(c->r, "Content-Type"), boundary, sizeof(boundary))) {
+	struct upload *up = c->r->stream;
+	if (!up) {
+		/* not streamed (an in-process call): the body is in memory */
+		up = upload_new(http_header(c->r, "Content-Type"), c->app->cfg->max_upload, 1);
+		if (!up) {
+			api_fail_storage(c);
+			return;
+		}
+		arena_defer(c->a, upload_free, up);
+		http_body_each(c->r, feed_chunk, up);
+		upload_end(up, NULL);
+	}
+	if (up->bad_type) {
 		api_fail(c, HERR_VALIDATION, "file",
 			 "No file provided: send multipart/form-data with the file in field \"file\"");
 		return;
 	}
-	struct upload *up = arena_alloc(c->a, sizeof(*up));
-	memset(up, 0, sizeof(*up));
-	up->cap = c->app->cfg->max_upload;
-	crypto_hash_sha256_init(&up->hs);
-	char *tmp = NULL;
-	up->fd = media_tmp_open(c->a, &tmp);
-	if (up->fd < 0) {
-		api_fail_storage(c);
-		return;
-	}
-	mp_init(&up->mp, boundary, &up_cb, up);
-	int rc = http_body_each(c->r, feed_chunk, up);
-	if (!rc)
-		rc = mp_finish(&up->mp);
-	int fsync_rc = rc ? 0 : fsync(up->fd);
-	close(up->fd);
 	if (up->too_big) {
-		unlink(tmp);
 		api_fail(c, HERR_PAYLOAD_TOO_LARGE, "file",
 			 "File size exceeds the maximum allowed size of %ld bytes.", c->app->cfg->max_upload);
 		return;
 	}
-	if (up->io_error || fsync_rc) {
-		unlink(tmp);
+	if (up->io_error || (!up->broken && up->mp_ok && fsync(up->fd))) {
 		api_fail_storage(c);
 		return;
 	}
-	if (rc) {
-		unlink(tmp);
+	if (up->broken || !up->mp_ok) {
 		api_fail(c, HERR_VALIDATION, "body", "the multipart body is malformed: %s",
-			 up->mp.error ? up->mp.error : "unknown");
+			 up->broken ? up->broken : up->mp.error ? up->mp.error : "unknown");
 		return;
 	}
 	if (!up->have_file || up->bytes == 0) {
-		unlink(tmp);
 		api_fail(c, HERR_VALIDATION, "file", "No file provided");
 		return;
 	}
+	close(up->fd);
+	up->fd = -1;
 	unsigned char h[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_final(&up->hs, h);
 	char *hex = arena_alloc(c->a, 2 * sizeof(h) + 1);
 	sodium_bin2hex(hex, 2 * sizeof(h) + 1, h, sizeof(h));
+	char *tmp = arena_strdup(c->a, up->tmp);
+	up->tmp[0] = 0; /* media_ingest consumes it */
 	media_ingest(c, tmp, up->bytes, hex, clean_name(c->a, up->filename, NULL), NULL);
 }
 
 /* ---- idempotency fingerprint ---- */
 
-struct fingerprint {
-	struct mp mp;
-	crypto_hash_sha256_state *hs;
-};
-
-static void fp_put(struct fingerprint *f, const char *s, size_t n)
-{
-	crypto_hash_sha256_update(f->hs, (const unsigned char *)s, n);
-}
-
-static int fp_begin(void *u, const struct mp_part *p)
-{
-	struct fingerprint *f = u;
-	fp_put(f, "B", 1);
-	fp_put(f, p->name, strlen(p->name) + 1);
-	fp_put(f, p->has_filename ? p->filename : "", (p->has_filename ? strlen(p->filename) : 0) + 1);
-	fp_put(f, p->content_type, strlen(p->content_type) + 1);
-	return 0;
-}
-
-static int fp_data(void *u, const char *d, size_t n)
-{
-	fp_put(u, d, n);
-	return 0;
-}
-
-static int fp_end(void *u)
-{
-	fp_put(u, "E", 1);
-	return 0;
-}
-
-static const struct mp_callbacks fp_cb = {fp_begin, fp_data, fp_end};
-
-static int fp_chunk(void *u, const char *p, size_t n)
-{
-	return mp_feed(&((struct fingerprint *)u)->mp, p, n) ? 1 : 0;
-}
-
-static int raw_chunk(void *u, const char *p, size_t n)
-{
-	crypto_hash_sha256_update(u, (const unsigned char *)p, n);
-	return 0;
-}
-
 void api_upload_fingerprint(struct call *c, void *hs)
 {
-	char boundary[MP_MAX_BOUNDARY + 1];
-	struct fingerprint *f = arena_alloc(c->a, sizeof(*f));
-	crypto_hash_sha256_state parts;
-	crypto_hash_sha256_init(&parts);
-	f->hs = &parts;
-	if (!mp_boundary(http_header(c->r, "Content-Type"), boundary, sizeof(boundary)) &&
-	    !mp_init(&f->mp, boundary, &fp_cb, f) && !http_body_each(c->r, fp_chunk, f) &&
-	    !mp_finish(&f->mp)) {
-		unsigned char h[crypto_hash_sha256_BYTES];
-		crypto_hash_sha256_final(&parts, h);
-		crypto_hash_sha256_update(hs, (const unsigned char *)"multipart\n", 10);
-		crypto_hash_sha256_update(hs, h, sizeof(h));
-		return;
+	struct upload *up = c->r->stream;
+	int mine = 0;
+	if (!up) {
+		up = upload_new(http_header(c->r, "Content-Type"), INT64_MAX, 0);
+		if (!up)
+			return;
+		mine = 1;
+		http_body_each(c->r, feed_chunk, up);
+		upload_end(up, NULL);
 	}
-	http_body_each(c->r, raw_chunk, hs);
+	/* finalising consumes a state: work on copies, the upload goes on */
+	crypto_hash_sha256_state st;
+	unsigned char h[crypto_hash_sha256_BYTES];
+	if (up->mp_ok && !up->broken && up->mp.state == MP_DONE) {
+		st = up->parts;
+		crypto_hash_sha256_final(&st, h);
+		crypto_hash_sha256_update(hs, (const unsigned char *)"multipart\n", 10);
+	} else {
+		st = up->raw;
+		crypto_hash_sha256_final(&st, h);
+		crypto_hash_sha256_update(hs, (const unsigned char *)"raw\n", 4);
+	}
+	crypto_hash_sha256_update(hs, h, sizeof(h));
+	if (mine)
+		upload_free(up);
 }
 
 /* ---- library ---- */

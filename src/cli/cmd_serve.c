@@ -149,7 +149,7 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 		.listen = cfg->listen,
 		.threads = (int)cfg->threads,
 		.max_body = (size_t)cfg->max_body,
-		.max_upload = (size_t)cfg->max_upload,
+		.stream = &api_stream_ops,
 		.timeout_s = (int)cfg->timeout,
 		.access_log = (int)cfg->access_log,
 		.loop_init = loop_init,

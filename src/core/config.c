@@ -32,7 +32,7 @@ static const struct opt opts[] = {
 	{"api-limit", "HERALD_API_LIMIT", L(api_limit), "90", 0, 1, 100000000, "POST /public/v1/posts per organization per hour (Postiz API_LIMIT)"},
 	{"threads", "HERALD_THREADS", L(threads), "0", 0, 0, 256, "event loops (0: one per core)"},
 	{"max-body", "HERALD_MAX_BODY", L(max_body), "1048576", 0, 1024, 1073741824, "largest JSON request body in bytes"},
-	{"max-upload", "HERALD_MAX_UPLOAD", L(max_upload), "268435456", 0, 1024, 1073741824, "largest media upload in bytes (images are also capped at 10 MB); evhttp holds an upload in memory while it arrives"},
+	{"max-upload", "HERALD_MAX_UPLOAD", L(max_upload), "268435456", 0, 1024, 1073741824, "largest media upload in bytes (images are also capped at 10 MB); uploads are streamed to storage, never held in memory"},
 	{"fetch-timeout", "HERALD_FETCH_TIMEOUT", L(fetch_max_seconds), "60", 0, 1, 3600, "seconds an upload-from-url fetch may take"},
 	{NULL, "HERALD_FETCH_ALLOW_PRIVATE", L(fetch_allow_private), "0", 0, 0, 1, "1 lets upload-from-url reach loopback, private and link-local addresses"},
 	{NULL, "HERALD_FETCH_ALLOW_CIDRS", S(fetch_allow_cidrs), "", 0, 0, 0, "comma-separated address ranges upload-from-url may reach although private (e.g. 10.1.2.0/24)"},

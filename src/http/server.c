@@ -1,4 +1,5 @@
 #include "server.h"
+#include "stream.h"
 #include "../core/metrics.h"
 #include "../core/arena.h"
 #include "../core/ids.h"
@@ -7,6 +8,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -438,6 +440,13 @@ void http_reply_file(struct http_req *r, int status, const char *content_type, i
 		arena_free(r->a);
 }
 
+/* evhttp's bufferevent for a new connection: the framing filter */
+static struct bufferevent *stream_bevcb(struct event_base *base, void *arg)
+{
+	struct loop *l = arg;
+	return stream_bev_new(base, l->o->stream, l->o->arg, l->ctx);
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
 	struct loop *l = arg;
@@ -486,6 +495,11 @@ static void on_request(struct evhttp_request *ev, void *arg)
 		body[blen] = 0;
 		r->body = body;
 		r->body_len = blen;
+	}
+	if (l->o->stream && evhttp_find_header(evhttp_request_get_input_headers(ev), "X-Herald-Stream")) {
+		r->stream = stream_claim(ev);
+		if (r->stream)
+			arena_defer(a, l->o->stream->free, r->stream);
 	}
 	r->base = l->base;
 	l->o->handler(r);
@@ -578,12 +592,12 @@ int http_serve(const struct http_server_opts *o, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot create event loop");
 			goto out;
 		}
-		/* evhttp 2.1 buffers a whole body before the handler runs and has
-		 * one limit per server: it must admit the largest upload */
-		size_t hard = o->max_body * HARD_BODY_FACTOR;
-		if (o->max_upload + 65536 > hard)
-			hard = o->max_upload + 65536;
-		evhttp_set_max_body_size(l->http, (ev_ssize_t)hard);
+		/* evhttp 2.1 buffers a whole body before the handler runs; uploads
+		 * are streamed past it (stream.h), so its cap only has to admit
+		 * ordinary bodies a little over max_body (they get the envelope) */
+		evhttp_set_max_body_size(l->http, (ev_ssize_t)(o->max_body * HARD_BODY_FACTOR));
+		if (o->stream)
+			evhttp_set_bevcb(l->http, stream_bevcb, l);
 		evhttp_set_max_headers_size(l->http, 64 * 1024);
 		evhttp_set_timeout(l->http, o->timeout_s);
 		/* every method libevent knows reaches the handler, which answers

@@ -58,6 +58,10 @@ struct http_req {
 	 * headers live in cap_in, the reply is recorded in *cap.  NULL for
 	 * requests from the network. */
 	struct http_capture *cap;
+	/* The sink its body was streamed into (stream.h), when the app claimed
+	 * the request's head: the body is then not in body/body_in.  Released
+	 * with the arena. */
+	void *stream;
 	/* Who made an in-process request ("mcp"); NULL for network requests.
 	 * The api layer turns it into a post's creation method. */
 	const char *via;
@@ -86,7 +90,9 @@ struct http_server_opts {
 	const char *listen;  /* host:port; port 0 picks a free port */
 	int threads;
 	size_t max_body;
-	size_t max_upload; /* largest body of an upload route (evhttp's own cap) */
+	/* bodies of requests the app claims by their head are streamed to it
+	 * (stream.h: uploads); NULL: every body is buffered, up to max_body */
+	const struct http_stream_ops *stream;
 	int timeout_s;
 	int access_log;
 	void *(*loop_init)(int index, struct event_base *base, void *arg);

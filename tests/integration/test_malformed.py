@@ -330,8 +330,8 @@ class HardBodyLimitTest(HeraldTestCase):
         st, h, b = self.srv.request("POST", "/public/v1/posts", raw=b"x" * 5000, key=key)
         self.assertEnvelope(st, h, b, 413, "payload_too_large", field="body")
 
-    # evhttp's own cap is now max(8x HERALD_MAX_BODY, HERALD_MAX_UPLOAD): bodies up to the
-    # upload cap reach the handler and get the envelope (beyond it, libevent's bare 413 remains)
+    # a body announced over HERALD_MAX_BODY is answered with the envelope as soon as its head
+    # is in (src/http/stream.c) and dropped as it arrives, never buffered
     def test_far_over_max_body_enveloped(self):
         key, _ = self.new_org()
         st, h, b = self.srv.request("POST", "/public/v1/posts", raw=b"x" * 40000, key=key)
