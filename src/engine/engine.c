@@ -3,6 +3,7 @@
  * store_engine.c; this file decides which one applies.
  */
 #include "engine.h"
+#include "../media/ssrf.h"
 #include "../core/arena.h"
 #include "../core/config.h"
 #include "../core/crypto.h"
@@ -17,6 +18,7 @@
 #include "../providers/provider.h"
 #include "../store/store.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -49,6 +51,7 @@ struct job {
 	int refreshed;
 	int64_t lease_until;
 	struct hresp local; /* answer of a GET served from herald's own storage */
+	char refused_ip[64]; /* a media URL of the post led to this guarded address */
 };
 
 static void job_next(struct job *jb);
@@ -229,7 +232,17 @@ static void on_answer(void *arg, const struct hresp *r)
 	if (r->curl_code && !c->req.optional) {
 		const char *why = arena_printf(jb->a, "%s (%s)", r->error ? r->error : "transport error",
 					       c->req.log_url ? c->req.log_url : c->req.url);
-		if (c->req.safe && r->curl_code == CURLE_FILESIZE_EXCEEDED) {
+		if (jb->refused_ip[0]) {
+			attempt_end(jb, "failed", r, why);
+			finish(jb, PS_FAILED,
+			       arena_printf(jb->a,
+					    "a media URL of the post leads to %s, a loopback, private or "
+					    "metadata address herald does not fetch from (%s); host the file "
+					    "with POST /v1/media, or allow the range with "
+					    "HERALD_FETCH_ALLOW_CIDRS",
+					    jb->refused_ip, c->req.log_url ? c->req.log_url : c->req.url),
+			       now_ms(), 1);
+		} else if (c->req.safe && r->curl_code == CURLE_FILESIZE_EXCEEDED) {
 			attempt_end(jb, "failed", r, why);
 			finish(jb, PS_FAILED,
 			       arena_printf(jb->a, "a file of the post is larger than %zu bytes (%s)",
@@ -361,6 +374,26 @@ static void send_step(struct job *jb)
 	send_now(jb);
 }
 
+/* sock_check of a request to a URL taken from the post (pub_req.user_url) */
+static int user_url_check(void *arg, const struct sockaddr *sa, unsigned len)
+{
+	struct job *jb = arg;
+	const struct config *cfg = jb->l->e->cfg;
+	if (cfg->fetch_allow_private || !ssrf_blocked(sa, len) ||
+	    (cfg->fetch_allow_cidrs && *cfg->fetch_allow_cidrs &&
+	     ssrf_in_list(cfg->fetch_allow_cidrs, sa, len)))
+		return 0;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, jb->refused_ip,
+			  sizeof(jb->refused_ip));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, jb->refused_ip,
+			  sizeof(jb->refused_ip));
+	else
+		snprintf(jb->refused_ip, sizeof(jb->refused_ip), "a non-IP address");
+	return 1;
+}
+
 static void send_now(struct job *jb)
 {
 	struct pub_ctx *c = &jb->ctx;
@@ -374,6 +407,11 @@ static void send_now(struct job *jb)
 		.max_response = c->req.max_response,
 		.no_reuse = !(jb->pr->flags & PROV_IDEMPOTENT) && !c->req.safe,
 	};
+	jb->refused_ip[0] = 0;
+	if (c->req.user_url) {
+		hr.sock_check = user_url_check;
+		hr.hook_arg = jb;
+	}
 	if (!jb->attempt[0]) {
 		const char *summary = arena_printf(jb->ia, "%s %s", c->req.method,
 						   c->req.log_url ? c->req.log_url : c->req.url);

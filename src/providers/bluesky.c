@@ -1404,6 +1404,7 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	case OP_MEDIA_GET: {
 		struct media *m = &s->m[s->mi];
 		send_get(c, m->url, s->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX, 120000);
+		c->req.user_url = 1;
 		/* herald-hosted images come as a copy under the blob cap */
 		c->req.fit = !s->video;
 		return PUB_SEND;
@@ -1414,6 +1415,7 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	}
 	case OP_CARD_GET:
 		send_get(c, s->card_page, CARD_PAGE_MAX, 8000);
+		c->req.user_url = 1;
 		/* optional: a dead or huge page comes back here, never fails the post */
 		c->req.safe = 0;
 		c->req.optional = 1;
@@ -1423,6 +1425,7 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 		return PUB_SEND;
 	case OP_THUMB_GET:
 		send_get(c, s->card_img, CARD_THUMB_MAX + 4096, 8000);
+		c->req.user_url = 1;
 		c->req.safe = 0;
 		c->req.optional = 1;
 		c->req.headers[0] = "Accept: image/*";

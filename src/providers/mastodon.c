@@ -326,6 +326,7 @@ static enum pub_status advance(struct pub_ctx *c, struct ms *s)
 		c->req.log_url = log_url(c->a, m->url);
 		c->req.max_response = m->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX;
 		c->req.safe = 1; /* fetching our own media changes nothing on the platform */
+		c->req.user_url = 1;
 		c->req.timeout_ms = 120000;
 		c->req.headers[0] = NULL;
 		return PUB_SEND;

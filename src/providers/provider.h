@@ -51,6 +51,12 @@ struct pub_req {
 	 * takes (media_fit_for(provider), made once and cached, the original
 	 * kept) instead of the original. */
 	int fit;
+	/* The URL came from the post (a media file hosted elsewhere), not from
+	 * the platform's API: the engine connects only to addresses the SSRF
+	 * guard of upload-from-url allows (no loopback, private, link-local,
+	 * metadata... unless HERALD_FETCH_ALLOW_PRIVATE / _CIDRS say so), so a
+	 * post cannot make herald read its own network and publish it. */
+	int user_url;
 };
 
 /* One thread item being published.  Everything is allocated in `a`, which

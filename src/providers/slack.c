@@ -533,6 +533,7 @@ static void fetch_req(struct pub_ctx *c, struct sl *s)
 	c->req.method = "GET";
 	c->req.url = s->m[s->cur].url;
 	c->req.safe = 1; /* fetching our own media changes nothing on the platform */
+	c->req.user_url = 1;
 	c->req.log_url = pv_strip_query(c->a, s->m[s->cur].url);
 	c->req.max_response = SL_FETCH_MAX;
 	c->req.timeout_ms = 60000;

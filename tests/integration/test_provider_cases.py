@@ -110,7 +110,11 @@ class ProviderCases(unittest.TestCase):
         try:
             case = substitute(raw, fake.url)
             fake.load(case.get("exchanges", []))
-            srv = Herald(env=case.get("env") or {})
+            # the fake serves the posts' media from loopback, which the engine's
+            # guard refuses by default (case 016 of telegram shows it)
+            env = {"HERALD_FETCH_ALLOW_CIDRS": "127.0.0.0/8"}
+            env.update(case.get("env") or {})
+            srv = Herald(env=env)
             self._drive(case, fake, srv, path)
         except BaseException:
             if srv is not None:
