@@ -285,7 +285,7 @@ static void handle(struct job *jb, enum pub_status st, const struct hresp *r)
 			metrics_attempt(MET_PUBLISH, jb->pr->identifier, "ok");
 		int rc = store_engine_published(jb->l->st, jb->j.root_id, jb->l->e->owner, it->id,
 						jb->attempt, c->release_id, c->release_url,
-						r ? r->status : 0, resp, last, now);
+						c->release_data, r ? r->status : 0, resp, last, now);
 		jb->attempt[0] = 0;
 		if (rc < 0) {
 			/* the platform has it but we could not record it: do not retry */
