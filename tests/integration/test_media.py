@@ -947,6 +947,8 @@ class HostedMediaProviderCases(unittest.TestCase):
             files = sorted(set(re.findall(r"%FAKE%/media/([\w.-]+)", json.dumps(raw.get("post", {})))))
             if not files or not all(os.path.isfile(os.path.join(tpc.MEDIA, n)) for n in files):
                 continue
+            if "pad_to=" in json.dumps(raw.get("post", {})):
+                continue  # a size cap of a remote fetch: the fake pads the file, storage cannot
             with self.subTest(case=os.path.basename(path), platform=platform):
                 self.run_hosted(raw, files, path)
                 ran.append(platform)
