@@ -298,7 +298,7 @@ static void handle(struct job *jb, enum pub_status st, const struct hresp *r)
 			metrics_attempt(MET_PUBLISH, jb->pr->identifier, "ok");
 		int rc = store_engine_published(jb->l->st, jb->j.root_id, jb->l->e->owner, it->id,
 						jb->attempt, c->release_id, c->release_url,
-						r ? r->status : 0, resp, last, now);
+						c->release_data, r ? r->status : 0, resp, last, now);
 		jb->attempt[0] = 0;
 		if (rc < 0) {
 			/* the platform has it but we could not record it: do not retry */
@@ -363,9 +363,35 @@ static void on_delay(evutil_socket_t fd, short what, void *arg)
 	send_now(arg);
 }
 
+/* Keep the lease at least half its length ahead of the next request (sent
+ * `delay_ms` from now): between items of a long thread, and between the
+ * steps of one item (a video the platform processes for a minute, several
+ * large uploads), so that no recoverer takes a post this worker is still
+ * publishing.  0, or -1 when the lease is lost (the job is freed then). */
+static int lease_keep(struct job *jb, long delay_ms)
+{
+	struct engine *e = jb->l->e;
+	int64_t now = now_ms();
+	int64_t lease_ms = e->cfg->lease_seconds * 1000;
+	if (delay_ms < 0)
+		delay_ms = 0;
+	if (jb->lease_until - now >= lease_ms / 2 + delay_ms)
+		return 0;
+	jb->lease_until = now + delay_ms + lease_ms;
+	if (store_engine_renew(jb->l->st, jb->j.root_id, e->owner, jb->lease_until)) {
+		log_msg(LOG_WARN, "engine", "post %s: lease lost", jb->j.root_id);
+		/* whoever took the post closed the open attempt */
+		job_free(jb);
+		return -1;
+	}
+	return 0;
+}
+
 static void send_step(struct job *jb)
 {
 	long d = jb->ctx.req.delay_ms;
+	if (lease_keep(jb, d))
+		return;
 	if (d > 0) {
 		struct timeval tv = {d / 1000, (d % 1000) * 1000};
 		if (event_base_once(jb->l->base, -1, EV_TIMEOUT, on_delay, jb, &tv) == 0)
@@ -568,15 +594,8 @@ static void job_next(struct job *jb)
 		return;
 	}
 	/* keep the lease comfortably ahead of a long thread */
-	int64_t lease_ms = e->cfg->lease_seconds * 1000;
-	if (jb->lease_until - now < lease_ms / 2) {
-		jb->lease_until = now + lease_ms;
-		if (store_engine_renew(jb->l->st, jb->j.root_id, e->owner, jb->lease_until)) {
-			log_msg(LOG_WARN, "engine", "post %s: lease lost", jb->j.root_id);
-			job_free(jb);
-			return;
-		}
-	}
+	if (lease_keep(jb, 0))
+		return;
 	arena_free(jb->ia);
 	jb->ia = arena_new();
 	struct pub_ctx *c = &jb->ctx;

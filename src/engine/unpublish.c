@@ -294,6 +294,7 @@ static void ujob_next(struct ujob *u)
 	engine_item_ctx(c, u->ia, u->cred, u->pr, e->cfg, u->ch, u->items, u->cur);
 	c->release_id = it->release_id;
 	c->release_url = it->release_url;
+	c->release_data = it->release_data;
 	handle(u, u->pr->unpublish(c, NULL), NULL);
 }
 

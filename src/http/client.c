@@ -58,7 +58,9 @@ static void check_done(struct hclient *c)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		struct hresp r = {0};
 		r.curl_code = m->data.result;
-		if (x->overflow && !r.curl_code)
+		/* our write callback refusing more bytes makes curl say "write
+		 * error": the real reason is the bound */
+		if (x->overflow)
 			r.curl_code = CURLE_FILESIZE_EXCEEDED;
 		r.error = r.curl_code ? (x->errbuf[0] ? x->errbuf : curl_easy_strerror(r.curl_code)) : NULL;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &r.status);

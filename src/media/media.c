@@ -609,6 +609,12 @@ static int write_tmp_then_put(const void *b, size_t n, const char *name)
 int media_fit(struct arena *a, const char *name, const char *mime, int64_t bytes, int w, int h,
 	      const struct media_fit *fit, const char **out_name)
 {
+	if (strncmp(mime, "image/", 6)) {
+		/* a video (or anything not an image) goes as it is: a fit is an
+		 * image's JPEG copy, and the platform judges the original */
+		*out_name = name;
+		return 0;
+	}
 	int is_jpeg = !strcmp(mime, "image/jpeg");
 	int long_side = w > h ? w : h;
 	if ((!fit->max_bytes || bytes <= fit->max_bytes) && (!fit->max_px || long_side <= fit->max_px) &&
@@ -616,8 +622,6 @@ int media_fit(struct arena *a, const char *name, const char *mime, int64_t bytes
 		*out_name = name;
 		return 0;
 	}
-	if (strncmp(mime, "image/", 6))
-		return -1; /* videos are not transcoded */
 	char *dname = arena_printf(a, "%.26s.%s.jpg", name, fit->variant);
 	if (media_exists(dname)) {
 		*out_name = dname;

@@ -91,7 +91,8 @@ struct media_fit {
 const struct media_fit *media_fit_for(const char *platform);
 /* Name of an object satisfying fit for original `name` (mime, bytes, w, h
  * its facts): the original itself when it already fits, else a derivative
- * made now or earlier.  0, or -1 when no derivative can be made. */
+ * made now or earlier; a video (any non-image) is always the original,
+ * never transcoded.  0, or -1 when no derivative can be made. */
 int media_fit(struct arena *a, const char *name, const char *mime, int64_t bytes, int w, int h,
 	      const struct media_fit *fit, const char **out_name);
 

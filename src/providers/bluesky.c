@@ -40,6 +40,7 @@
 #include "../core/arena.h"
 #include "../core/timeutil.h"
 #include "../http/client.h"
+#include "../media/media.h" /* mp4_probe_mem: a video's aspect ratio */
 
 #include <ctype.h>
 #include <stdint.h>
@@ -53,7 +54,7 @@
 #define DEFAULT_SERVICE "https://bsky.social"
 #define MAX_IMAGES 4
 #define IMAGE_FETCH_MAX (5u << 20)   /* PDS default blob limit */
-#define VIDEO_FETCH_MAX (100u << 20)
+#define VIDEO_FETCH_MAX 100000000u /* preflight bluesky.video.max_bytes */
 #define CARD_PAGE_MAX (8u << 20)
 #define CARD_THUMB_MAX 1000000u      /* lexicon: external.thumb maxSize */
 #define CARD_TITLE_MAX 300
@@ -808,6 +809,19 @@ static int fetch_allowed(const char *u)
 	return 1;
 }
 
+/* The path's name ends in an image extension (the first pl bytes). */
+static int image_name(const char *p, size_t pl)
+{
+	static const char *const ext[] = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".bmp",
+					  ".tiff"};
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		size_t el = strlen(ext[i]);
+		if (pl > el && !strncasecmp(p + pl - el, ext[i], el))
+			return 1;
+	}
+	return 0;
+}
+
 /* MIME type from the first bytes; NULL when not an image/video we know. */
 static const char *sniff_mime(const unsigned char *b, size_t n)
 {
@@ -1143,6 +1157,7 @@ struct bs {
 	struct media *m;
 	size_t nm, mi;
 	int video;
+	int maybe_video; /* one media whose name says neither image nor video */
 	int card;
 	const char *card_url, *card_page, *card_title, *card_desc, *card_img;
 	const unsigned char *thumb;
@@ -1320,6 +1335,10 @@ static json_t *build_record(struct pub_ctx *c, struct bs *s)
 		json_t *e = json_pack("{s:s,s:O}", "$type", "app.bsky.embed.video", "video", m->blob);
 		if (m->alt && *m->alt)
 			json_object_set_new(e, "alt", json_string(m->alt));
+		if (m->w && m->h)
+			json_object_set_new(e, "aspectRatio",
+					    json_pack("{s:I,s:I}", "width", (json_int_t)m->w, "height",
+						      (json_int_t)m->h));
 		json_object_set_new(rec, "embed", e);
 	} else if (s->nm) {
 		json_t *imgs = json_array();
@@ -1403,9 +1422,12 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 	}
 	case OP_MEDIA_GET: {
 		struct media *m = &s->m[s->mi];
-		send_get(c, m->url, s->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX, 120000);
+		/* one media of a type its name does not tell may be a video */
+		send_get(c, m->url, s->video || s->maybe_video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX,
+			 120000);
 		c->req.user_url = 1;
-		/* herald-hosted images come as a copy under the blob cap */
+		/* herald-hosted images come as a copy under the blob cap; videos
+		 * are never fitted (media_fit leaves them as they are) */
 		c->req.fit = !s->video;
 		return PUB_SEND;
 	}
@@ -1665,6 +1687,8 @@ static enum pub_status begin(struct pub_ctx *c)
 			if ((pl > 4 && !strncasecmp(p + pl - 4, ".mp4", 4)) ||
 			    (pl > 4 && !strncasecmp(p + pl - 4, ".mov", 4)))
 				videos++;
+			else if (nm == 1 && !image_name(p, pl))
+				s->maybe_video = 1;
 		}
 		s->nm = nm;
 		if (videos && nm > 1) {
@@ -1874,6 +1898,15 @@ static enum pub_status bsky_publish(struct pub_ctx *c, const struct hresp *r)
 			return r->status == 429 || r->status >= 500 ? PUB_RETRY : PUB_FAILED;
 		}
 		m->mime = sniff_mime((const unsigned char *)r->body, r->body_len);
+		if (s->maybe_video && m->mime && !strncmp(m->mime, "video/", 6))
+			s->video = 1; /* the bytes say what the name did not */
+		if (s->video && m->mime && strcmp(m->mime, "video/mp4")) {
+			c->error = arena_printf(c->a,
+						"media %s is %s; Bluesky's video embed takes MP4 only "
+						"(app.bsky.embed.video accepts video/mp4)",
+						log_url(c->a, m->url), m->mime);
+			return PUB_FAILED;
+		}
 		if (!m->mime || (s->video ? strncmp(m->mime, "video/", 6) : strncmp(m->mime, "image/", 6))) {
 			c->error = arena_printf(c->a, "media %s is not a %s herald can send to Bluesky",
 						log_url(c->a, m->url), s->video ? "video (mp4)" : "PNG, JPEG, GIF or WebP image");
@@ -1885,6 +1918,15 @@ static enum pub_status bsky_publish(struct pub_ctx *c, const struct hresp *r)
 		m->len = r->body_len;
 		if (!s->video && image_size(b, m->len, &m->w, &m->h))
 			m->w = m->h = 0;
+		if (s->video) {
+			int64_t dur;
+			int vw = 0, vh = 0;
+			/* the first video track's size, when the moov is readable */
+			if (mp4_probe_mem(b, m->len, &dur, &vw, &vh) == 0 && vw > 0 && vh > 0) {
+				m->w = (unsigned)vw;
+				m->h = (unsigned)vh;
+			}
+		}
 		return start(c, s, OP_MEDIA_UP);
 	}
 	case OP_MEDIA_UP:

@@ -7,10 +7,17 @@
  * engine fails the post and the account needs reconnecting).
  *
  * One item: per attachment GET the bytes, POST /api/v2/media (multipart
- * file + description = alt text), and while the answer is 202 poll
- * GET /api/v1/media/:id until it stops answering 206; then
- * POST /api/v1/statuses (JSON) with media_ids, in_reply_to_id (the previous
- * thread item's status id), visibility, spoiler_text, sensitive, language.
+ * file + description = alt text).  An image is usually ready at once (200
+ * with its url); a video answers 202 with url null while the instance
+ * transcodes it: GET /api/v1/media/:id is polled, 1 s after the upload,
+ * then 2 s, 3 s and every 5 s (at most MAX_POLLS times, about three
+ * minutes), until it answers 200 with a url (206, or 200 with url null:
+ * still processing; 422: processing failed).  Then POST /api/v1/statuses
+ * (JSON) with media_ids, in_reply_to_id (the previous thread item's status
+ * id), visibility, spoiler_text, sensitive, language.  A 422 on the status
+ * saying the media has not finished processing (an instance that answered
+ * 200 too early) sends the same status again 3 s later, up to
+ * MAX_STATUS_WAITS times, then leaves it to the engine's retry.
  *
  * Exactly once: the status carries `Idempotency-Key: <item id>` (plus the
  * occurrence's time for a repeating post), the same on every retry and
@@ -40,9 +47,11 @@ char *bsky_html_text(struct arena *a, const char *in, int inline_links, struct b
 		     size_t *nspans);
 
 #define MAX_MEDIA 4
-#define IMAGE_FETCH_MAX (16u << 20)  /* image_size_limit default */
-#define VIDEO_FETCH_MAX (100u << 20) /* video_size_limit default ~99 MiB */
-#define MAX_POLLS 30
+#define IMAGE_MAX (16u << 20)      /* image_size_limit default (preflight) */
+#define VIDEO_FETCH_MAX 103809024u /* video_size_limit default (preflight) */
+#define MAX_POLLS 40
+#define MAX_STATUS_WAITS 5
+#define STATUS_WAIT_MS 3000
 
 static const struct provider_field fields[] = {
 	{"instance", "url", 1, "base URL of the instance, e.g. https://mastodon.social"},
@@ -123,6 +132,7 @@ struct ms {
 	struct media *m;
 	size_t nm, mi;
 	int polls;
+	int status_waits; /* 422 "not finished processing" answers so far */
 	enum op op;
 };
 
@@ -324,7 +334,9 @@ static enum pub_status advance(struct pub_ctx *c, struct ms *s)
 		c->req.method = "GET";
 		c->req.url = m->url;
 		c->req.log_url = log_url(c->a, m->url);
-		c->req.max_response = m->video ? VIDEO_FETCH_MAX : IMAGE_FETCH_MAX;
+		/* the bytes tell an image from a video: the larger cap for both,
+		 * an image over its own cap is refused once fetched */
+		c->req.max_response = VIDEO_FETCH_MAX;
 		c->req.safe = 1; /* fetching our own media changes nothing on the platform */
 		c->req.user_url = 1;
 		c->req.timeout_ms = 120000;
@@ -334,10 +346,17 @@ static enum pub_status advance(struct pub_ctx *c, struct ms *s)
 	return status_request(c, s);
 }
 
+/* Delay before poll number n (1-based): 1 s, 2 s, 3 s, then 5 s. */
+static long poll_delay_ms(int n)
+{
+	return n <= 3 ? 1000L * n : 5000L;
+}
+
 static enum pub_status poll(struct pub_ctx *c, struct ms *s)
 {
 	s->op = OP_MEDIA_POLL;
 	s->polls++;
+	c->req.delay_ms = poll_delay_ms(s->polls);
 	c->req.method = "GET";
 	c->req.url = arena_printf(c->a, "%s/api/v1/media/%s", s->base, s->m[s->mi].id);
 	c->req.safe = 1;
@@ -390,9 +409,6 @@ static enum pub_status begin(struct pub_ctx *c)
 			m->name = *slash && (size_t)(slash - p) < pl
 					  ? arena_strndup(c->a, slash, pl - (size_t)(slash - p))
 					  : "media";
-			m->video = pl > 4 && (!strncasecmp(p + pl - 4, ".mp4", 4) ||
-					      !strncasecmp(p + pl - 4, ".mov", 4) ||
-					      (pl > 5 && !strncasecmp(p + pl - 5, ".webm", 5)));
 		}
 		s->nm = nm;
 	}
@@ -401,6 +417,28 @@ static enum pub_status begin(struct pub_ctx *c)
 		return PUB_FAILED;
 	}
 	return advance(c, s);
+}
+
+/* A MediaAttachment answer whose url is set: processed, usable in a status.
+ * (202 and 206 answers, and 200 with url null, are still processing.) */
+static int media_ready(const struct hresp *r)
+{
+	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+	json_t *u = json_object_get(j, "url");
+	int ready = json_is_string(u) && json_string_length(u) > 0;
+	json_decref(j);
+	return ready;
+}
+
+static enum pub_status poll_again(struct pub_ctx *c, struct ms *s, const struct media *m)
+{
+	if (s->polls >= MAX_POLLS) {
+		c->error = arena_printf(c->a, "Mastodon was still processing media %s after %d checks",
+					m->id, s->polls);
+		c->retry_after_ms = 30000;
+		return PUB_RETRY;
+	}
+	return poll(c, s);
 }
 
 static enum pub_status masto_publish(struct pub_ctx *c, const struct hresp *r)
@@ -423,6 +461,14 @@ static enum pub_status masto_publish(struct pub_ctx *c, const struct hresp *r)
 						log_url(c->a, m->url));
 			return PUB_FAILED;
 		}
+		if (!strncmp(m->mime, "image/", 6) && r->body_len > IMAGE_MAX) {
+			c->error = arena_printf(c->a,
+						"media %s is an image of %zu bytes; Mastodon takes images up "
+						"to %u bytes (image_size_limit)",
+						log_url(c->a, m->url), r->body_len, IMAGE_MAX);
+			return PUB_FAILED;
+		}
+		m->video = !strncmp(m->mime, "video/", 6);
 		unsigned char *b = arena_alloc(c->a, r->body_len + 1);
 		memcpy(b, r->body, r->body_len);
 		m->bytes = b;
@@ -434,17 +480,19 @@ static enum pub_status masto_publish(struct pub_ctx *c, const struct hresp *r)
 	case OP_MEDIA_UP:
 	case OP_MEDIA_POLL: {
 		struct media *m = &s->m[s->mi];
-		if (s->op == OP_MEDIA_POLL && r->status == 206) {
-			if (s->polls >= MAX_POLLS) {
-				c->error = arena_printf(c->a, "Mastodon is still processing media %s", m->id);
-				c->retry_after_ms = 30000;
-				return PUB_RETRY;
-			}
-			return poll(c, s);
+		if (s->op == OP_MEDIA_POLL && r->status == 206)
+			return poll_again(c, s, m);
+		if (s->op == OP_MEDIA_POLL && r->status == 422) {
+			c->error = arena_printf(c->a, "Mastodon could not process media %s (%s): %s",
+						m->id, log_url(c->a, m->url), masto_error(c, r));
+			return PUB_FAILED;
 		}
 		if (!ok)
 			return fail(c, r, s->op == OP_MEDIA_UP ? "media upload" : "media status");
-		if (s->op == OP_MEDIA_UP) {
+		if (s->op == OP_MEDIA_POLL) {
+			if (!media_ready(r))
+				return poll_again(c, s, m);
+		} else {
 			json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
 			json_t *idv = json_object_get(j, "id");
 			const char *id = json_is_string(idv) ? json_string_value(idv) : NULL;
@@ -460,7 +508,7 @@ static enum pub_status masto_publish(struct pub_ctx *c, const struct hresp *r)
 			}
 			m->id = arena_strdup(c->a, id);
 			json_decref(j);
-			if (r->status == 202) {
+			if (r->status == 202 || !media_ready(r)) {
 				s->polls = 0;
 				return poll(c, s);
 			}
@@ -469,6 +517,15 @@ static enum pub_status masto_publish(struct pub_ctx *c, const struct hresp *r)
 		return advance(c, s);
 	}
 	case OP_STATUS: {
+		if (r->status == 422 && s->nm && s->status_waits < MAX_STATUS_WAITS &&
+		    strcasestr(masto_error(c, r), "processing")) {
+			/* "Cannot attach files that have not finished processing":
+			 * the same status (same Idempotency-Key) a little later */
+			s->status_waits++;
+			enum pub_status st = status_request(c, s);
+			c->req.delay_ms = STATUS_WAIT_MS;
+			return st;
+		}
 		if (!ok)
 			return fail(c, r, "refused the status");
 		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);

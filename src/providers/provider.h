@@ -82,6 +82,10 @@ struct pub_ctx {
 	/* out */
 	struct pub_req req;
 	const char *release_id, *release_url;
+	/* JSON text the provider keeps about the release beyond its id (NULL:
+	 * none), stored with the item; an input of unpublish like release_id.
+	 * Rows published before it existed have none: unpublish copes. */
+	const char *release_data;
 	const char *error;     /* platform message, for failed/retry/unknown */
 	int64_t retry_after_ms;
 	/* tools (integration-trigger): the caller's `data` object (borrowed)

@@ -675,6 +675,55 @@ static const char *release_url(struct pub_ctx *c, struct tg *s, json_t *msg, lon
 	return NULL; /* private chats and basic groups have no message links */
 }
 
+/* An album is one message per media, and Telegram does not promise their
+ * ids are consecutive (other messages of the chat interleave): keep every
+ * id it returned, {"message_ids":[..]}, for unpublish.  NULL when the
+ * answer holds something else than messages with ids. */
+static const char *album_ids(struct pub_ctx *c, json_t *res)
+{
+	json_t *ids = json_array();
+	size_t i;
+	json_t *m;
+	json_array_foreach(res, i, m) {
+		json_t *mid = json_object_get(m, "message_id");
+		if (!json_is_integer(mid) || json_integer_value(mid) <= 0 || i >= TG_ALBUM_MAX) {
+			json_decref(ids);
+			return NULL;
+		}
+		json_array_append(ids, mid);
+	}
+	json_t *o = json_pack("{s:o}", "message_ids", ids);
+	char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	const char *out = txt ? arena_strdup(c->a, txt) : NULL;
+	free(txt);
+	return out;
+}
+
+/* The album's message ids stored at publish (album_ids), into `out` (up to
+ * TG_ALBUM_MAX); 0 when release_data holds none (rows published before it
+ * was kept, or a single message). */
+static size_t stored_album_ids(const struct pub_ctx *c, long long *out)
+{
+	if (!c->release_data)
+		return 0;
+	json_t *j = json_loads(c->release_data, 0, NULL);
+	json_t *ids = json_object_get(j, "message_ids");
+	size_t n = json_array_size(ids);
+	if (n < 2 || n > TG_ALBUM_MAX)
+		n = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = json_array_get(ids, i);
+		if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+			n = 0;
+			break;
+		}
+		out[i] = (long long)json_integer_value(v);
+	}
+	json_decref(j);
+	return n;
+}
+
 static enum pub_status answer(struct pub_ctx *c, struct tg *s, const struct hresp *r)
 {
 	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
@@ -695,6 +744,8 @@ static enum pub_status answer(struct pub_ctx *c, struct tg *s, const struct hres
 		long long id = (long long)json_integer_value(mid);
 		c->release_id = arena_printf(c->a, "%lld", id);
 		c->release_url = release_url(c, s, msg, id);
+		if (json_is_array(res) && json_array_size(res) > 1)
+			c->release_data = album_ids(c, res);
 		return PUB_OK;
 	}
 	const char *desc = json_string_value(json_object_get(j, "description"));
@@ -856,8 +907,8 @@ static enum pub_status tg_publish(struct pub_ctx *c, const struct hresp *prev)
 }
 
 /* Unpublish: deleteMessage {chat_id, message_id}; an item sent as an album
- * (several media) was several messages with consecutive ids from the one
- * stored, removed with deleteMessages.  "message to delete not found" is
+ * (several media) was several messages, removed with deleteMessages and the
+ * ids stored at publish (release_data).  "message to delete not found" is
  * success (already gone); "message can't be deleted" (a bot may delete its
  * messages in private chats and groups for 48 hours only, unless it is an
  * admin) is a refusal, in Telegram's words. */
@@ -912,8 +963,19 @@ static enum pub_status tg_unpublish(struct pub_ctx *c, const struct hresp *r)
 		bl--;
 	s->base = arena_strndup(c->a, base, bl);
 	size_t nm = json_array_size(c->media);
+	long long album[TG_ALBUM_MAX];
+	size_t na = stored_album_ids(c, album);
 	json_t *b;
-	if (nm > 1 && nm <= TG_ALBUM_MAX) {
+	if (na) {
+		json_t *ids = json_array();
+		for (size_t i = 0; i < na; i++)
+			json_array_append_new(ids, json_integer((json_int_t)album[i]));
+		b = json_pack("{s:s,s:o}", "chat_id", s->chat, "message_ids", ids);
+		api_req(c, s, "deleteMessages");
+	} else if (nm > 1 && nm <= TG_ALBUM_MAX) {
+		/* an album published before its ids were kept (release_data NULL):
+		 * only the first id is known, and the rest are assumed to follow
+		 * it, which holds unless other messages came in between */
 		json_t *ids = json_array();
 		for (size_t i = 0; i < nm; i++)
 			json_array_append_new(ids, json_integer((json_int_t)(id + (long long)i)));

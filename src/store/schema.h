@@ -88,6 +88,11 @@ static const char *const schema_migrations[] = {
 	" duration_ms BIGINT, alt TEXT, source_url TEXT,"
 	" created_at BIGINT NOT NULL, deleted_at BIGINT);"
 	"CREATE INDEX media_org ON media(org_id, id) WHERE deleted_at IS NULL;",
+	/* 6: what a provider keeps about a published item beyond release_id
+	 * and release_url, as JSON text it alone reads back (unpublish):
+	 * Telegram stores every message id of an album, {"message_ids":[..]}.
+	 * NULL for rows published before, and for providers that need none. */
+	"ALTER TABLE posts ADD COLUMN release_data TEXT;",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]))

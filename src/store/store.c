@@ -569,6 +569,7 @@ void store_read_post(struct store *st, struct arena *a, struct db_stmt *s, struc
 	p->published_at = ci(st, s, 23);
 	p->batch = ct(st, a, s, 24);
 	p->deleted_at = ci(st, s, 25);
+	p->release_data = ct(st, a, s, 26);
 }
 
 void read_post_cb(struct store *st, struct arena *a, struct db_stmt *s, void *elem)

@@ -74,6 +74,7 @@ struct store_post {
 	int64_t created_at, updated_at, published_at;
 	char *batch;            /* native post id, or NULL (Postiz-created) */
 	int64_t deleted_at;     /* 0: live */
+	char *release_data;     /* provider's JSON about the release, or NULL */
 	/* joined from the channel */
 	char *channel_provider, *channel_name, *channel_picture;
 	/* tags of a root post */
@@ -316,8 +317,8 @@ int store_engine_finish(struct store *st, const char *root_id, const char *owner
  * are recorded all the same: the platform has the post). */
 int store_engine_published(struct store *st, const char *root_id, const char *owner,
 			   const char *item_id, const char *attempt_id, const char *release_id,
-			   const char *release_url, long http_status, const char *response,
-			   int last, int64_t now);
+			   const char *release_url, const char *release_data, long http_status,
+			   const char *response, int last, int64_t now);
 /* Repeating post published: the thread starts over at next_at. */
 int store_engine_repeat(struct store *st, const char *root_id, const char *owner,
 			int64_t next_at);

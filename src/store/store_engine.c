@@ -207,8 +207,8 @@ fail:
 
 int store_engine_published(struct store *st, const char *root_id, const char *owner,
 			   const char *item_id, const char *attempt_id, const char *release_id,
-			   const char *release_url, long http_status, const char *response,
-			   int last, int64_t now)
+			   const char *release_url, const char *release_data, long http_status,
+			   const char *response, int last, int64_t now)
 {
 	int lost = 0;
 	if (begin(st))
@@ -217,7 +217,7 @@ int store_engine_published(struct store *st, const char *root_id, const char *ow
 	    store_engine_attempt_end(st, attempt_id, now, "ok", http_status, response, NULL))
 		goto fail;
 	struct db_stmt *s = prep(st, "UPDATE posts SET published_at = $4, release_id = $2,"
-				     " release_url = $3, updated_at = $4, error = NULL,"
+				     " release_url = $3, release_data = $5, updated_at = $4, error = NULL,"
 				     " state = CASE WHEN parent_id IS NULL THEN state ELSE 'published' END"
 				     " WHERE id = $1");
 	if (!s)
@@ -226,6 +226,7 @@ int store_engine_published(struct store *st, const char *root_id, const char *ow
 	bt(st, s, 2, release_id);
 	bt(st, s, 3, release_url);
 	bi(st, s, 4, now);
+	bt(st, s, 5, release_data);
 	if (run(st, s, NULL))
 		goto fail;
 	if (last) {

@@ -84,7 +84,8 @@ static inline void rollback(struct store *st)
 	"p.id, p.org_id, p.channel_id, p.grp, p.parent_id, p.position, p.content, p.media,"  \
 	" p.settings, p.delay_min, p.state, p.publish_at, p.interval_days, p.creation_method," \
 	" p.release_id, p.release_url, p.error, p.attempts, p.created_at, p.updated_at,"     \
-	" c.provider, c.name, c.picture, p.published_at, p.batch, p.deleted_at"
+	" c.provider, c.name, c.picture, p.published_at, p.batch, p.deleted_at,"        \
+	" p.release_data"
 #define POST_FROM " FROM posts p JOIN channels c ON c.id = p.channel_id"
 
 void store_read_post(struct store *st, struct arena *a, struct db_stmt *s, struct store_post *p);

@@ -14,21 +14,28 @@ the full story (what came, what was expected) instead of a bare timeout.
     fake.stop()
 
 Served without consuming an exchange: GET /media/<file> from media_dir (so
-a post's media path "%FAKE%/media/cat.png" gives the provider real bytes).
+a post's media path "%FAKE%/media/cat.png" gives the provider real bytes);
+GET /media/<file>?pad_to=N answers the file followed by zero bytes up to N
+bytes in all (at most 64 MiB), for size caps without big files on disk.
 
 Expectations (every key optional; only the keys given are checked):
   method, path (without the query), query (exact dict of parameters; a
   parameter given several times compares as a list), headers (names
   case-insensitive, values exact; a null value asserts the header is
   absent), json (exact, parsed), json_subset (recursive subset: objects by
-  key, arrays element-wise with equal length), body_contains (list of
+  key, arrays element-wise with equal length), json_at (dict: dotted path
+  into the parsed body, e.g. "record.embed" or "media.0" -> the exact value
+  there, so one part of a body with a timestamp elsewhere is checked
+  whole), body_contains (list of
   substrings of the body as text), body_file (the raw body equals that
   file of media_dir), form / form_subset (application/x-www-form-urlencoded
   body, exact dict or subset; values that are JSON texts may be given as
   JSON values and are compared parsed), multipart (dict part name ->
   expected part: a string is the exact text value; an object may hold
   filename, size, content_type, file (bytes equal a file of media_dir),
-  value, json, json_subset).
+  value, json, json_subset), min_gap_ms (the request came at least that
+  long after the answer to the previous scripted request: a client's
+  delay between polls).
 Replies: status (default 200), headers, json or body (text), delay_ms
 (sleep before answering), reset (close the connection without answering).
 A request beyond the list is answered 500 and reported as a problem.
@@ -45,7 +52,7 @@ import time
 import urllib.parse
 
 EXPECT_KEYS = {"method", "path", "query", "headers", "json", "json_subset", "body_contains",
-               "body_file", "form", "form_subset", "multipart"}
+               "body_file", "form", "form_subset", "multipart", "min_gap_ms", "json_at"}
 REPLY_KEYS = {"status", "headers", "json", "body", "delay_ms", "reset"}
 
 
@@ -268,15 +275,21 @@ class FakePlatform:
                 self.media_gets.append(target)
             if name and os.path.isfile(fp):
                 with open(fp, "rb") as f:
-                    self._send(h, 200, f.read(), ctype="application/octet-stream")
+                    data = f.read()
+                pad = urllib.parse.parse_qs(split.query).get("pad_to")
+                if pad and pad[0].isdigit() and len(data) < int(pad[0]) <= 64 << 20:
+                    data += bytes(int(pad[0]) - len(data))
+                self._send(h, 200, data, ctype="application/octet-stream")
             else:
                 self._send(h, 404, b"no such media", ctype="text/plain")
             return
         headers = {k.lower(): v for k, v in h.headers.items()}
         rec = {"method": h.command, "path": path, "target": target, "query": split.query,
-               "headers": headers, "body": body, "problems": []}
+               "headers": headers, "body": body, "problems": [], "at": time.monotonic(),
+               "answered": None}
         with self.lock:
             idx = len(self.records)
+            rec["prev_answered"] = self.records[-1]["answered"] if self.records else None
             if idx >= len(self.exchanges):
                 self.extra.append(rec)
                 ex = None
@@ -287,6 +300,14 @@ class FakePlatform:
             self._send(h, 500, b'{"error":"unexpected request"}', ctype="application/json")
             return
         rec["problems"] = self._check(ex.get("expect", {}), rec)
+        gap = ex.get("expect", {}).get("min_gap_ms")
+        if gap is not None:
+            prev = rec["prev_answered"]
+            if prev is None:
+                rec["problems"].append("min_gap_ms: no earlier answered request to measure from")
+            elif (rec["at"] - prev) * 1000 < gap:
+                rec["problems"].append("min_gap_ms: came %.0f ms after the previous answer, "
+                                       "expected at least %d" % ((rec["at"] - prev) * 1000, gap))
         reply = ex.get("reply", {})
         if reply.get("delay_ms"):
             time.sleep(reply["delay_ms"] / 1000.0)
@@ -306,6 +327,8 @@ class FakePlatform:
         else:
             out = reply.get("body", "").encode()
             ctype = "text/plain; charset=utf-8"
+        # noted before the bytes go: the next request may come at once
+        rec["answered"] = time.monotonic()
         self._send(h, status, out, reply.get("headers"), ctype)
 
     # ---- checking ----
@@ -334,7 +357,7 @@ class FakePlatform:
             elif v is not None and got != v:
                 probs.append("header %s: expected %r, got %r" % (k, v, got))
         text = r["body"].decode("utf-8", "replace")
-        if "json" in e or "json_subset" in e:
+        if "json" in e or "json_subset" in e or "json_at" in e:
             try:
                 got = json.loads(r["body"])
             except ValueError:
@@ -345,6 +368,21 @@ class FakePlatform:
                                                                  json.dumps(got)))
                 if "json_subset" in e:
                     probs.extend("json_subset " + p for p in subset(e["json_subset"], got))
+                for path, want in (e.get("json_at") or {}).items():
+                    cur, ok = got, True
+                    for seg in path.split("."):
+                        if isinstance(cur, list) and seg.isdigit() and int(seg) < len(cur):
+                            cur = cur[int(seg)]
+                        elif isinstance(cur, dict) and seg in cur:
+                            cur = cur[seg]
+                        else:
+                            ok = False
+                            break
+                    if not ok:
+                        probs.append("json_at %s: missing" % path)
+                    elif cur != want:
+                        probs.append("json_at %s: expected %s, got %s" % (
+                            path, json.dumps(want), json.dumps(cur)))
         for s in e.get("body_contains") or []:
             if s not in text:
                 probs.append("body does not contain %r: %r" % (s, text[:300]))

@@ -14,7 +14,7 @@ session cached for the later posts), resolves an @mention with
 resolveHandle, computes link/mention/hashtag facets with UTF-8 byte
 offsets (a 4-byte emoji first), fetches a link card (og: tags and the
 og:image uploaded as the thumb), uploads images with alt text and aspect
-ratios, publishes a 2-item thread whose reply carries root and parent
+ratios, uploads an MP4 and embeds it as app.bsky.embed.video, publishes a 2-item thread whose reply carries root and parent
 strong refs, uses the record key derived from the item id, and publishes
 exactly once when a record already sits at that key.
 
@@ -206,6 +206,8 @@ class Site:
             self.png = f.read()
         with open(os.path.join(MEDIA, "dog.jpg"), "rb") as f:
             self.jpg = f.read()
+        with open(os.path.join(MEDIA, "clip.mp4"), "rb") as f:
+            self.mp4 = f.read()
         site = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -226,6 +228,8 @@ class Site:
                     body, ctype = site.png, "image/png"
                 elif path == "/dog.jpg":
                     body, ctype = site.jpg, "image/jpeg"
+                elif path == "/clip.mp4":
+                    body, ctype = site.mp4, "video/mp4"
                 else:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
@@ -451,6 +455,35 @@ class BlueskyPDS(unittest.TestCase):
         pw, ph = struct.unpack(">II", self.site.png[16:24])
         self.assertEqual(imgs[0]["aspectRatio"], {"width": pw, "height": ph})
         self.assertIn("aspectRatio", imgs[1])
+
+    def test_video_embed(self):
+        """an MP4 uploaded with uploadBlob (video/mp4) and embedded as
+        app.bsky.embed.video with its alt and aspect ratio; the PDS validates
+        the record against the lexicon and keeps the blob, byte for byte"""
+        iid = new_ulid()
+        got = self.publish([{"id": iid, "content": "<p>a clip</p>", "image": [
+            {"id": "v", "path": self.site.url + "/clip.mp4", "alt": "five seconds"}]}])
+        self.assertEqual(got.get("status"), "published", self.story(got))
+        rec = self.record(got["releaseId"])
+        v = rec["value"]
+        self.assertEqual(v["text"], "a clip")
+        e = v["embed"]
+        self.assertEqual(e["$type"], "app.bsky.embed.video")
+        self.assertEqual(set(e), {"$type", "video", "alt", "aspectRatio"})
+        self.assertEqual(e["alt"], "five seconds")
+        self.assertEqual(e["aspectRatio"], {"width": 640, "height": 360})
+        self.assertEqual(e["video"]["$type"], "blob")
+        self.assertEqual(e["video"]["mimeType"], "video/mp4")
+        self.assertEqual(e["video"]["size"], len(self.site.mp4))
+        cid = e["video"]["ref"]["$link"]
+        did = self.alice["did"]
+        st, blobs = self.pds.xrpc("com.atproto.sync.listBlobs", {"did": did})
+        self.assertEqual(st, 200, blobs)
+        self.assertIn(cid, blobs["cids"])
+        url = "%s/xrpc/com.atproto.sync.getBlob?%s" % (
+            self.pds.url, urllib.parse.urlencode({"did": did, "cid": cid}))
+        with urllib.request.urlopen(url, timeout=30) as r:
+            self.assertEqual(r.read(), self.site.mp4)
 
     def test_exactly_once_when_the_record_exists(self):
         """a record already at the item's key (an earlier attempt made it, herald crashed

@@ -30,7 +30,7 @@ def png_bytes(w=16, h=12, seed=1, noise=False):
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-def mp4_bytes(duration_ms=5250, w=640, h=360):
+def mp4_bytes(duration_ms=5250, w=640, h=360, mdat_len=2000):
     def box(t, p):
         return struct.pack(">I", 8 + len(p)) + t + p
     ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
@@ -39,7 +39,7 @@ def mp4_bytes(duration_ms=5250, w=640, h=360):
     tkhd = box(b"tkhd", b"\0\0\0\x03" + struct.pack(">IIIII", 0, 0, 1, 0, duration_ms)
                + b"\0" * 52 + struct.pack(">II", w << 16, h << 16))
     moov = box(b"moov", mvhd + box(b"trak", tkhd))
-    return ftyp + box(b"mdat", os.urandom(2000)) + moov
+    return ftyp + box(b"mdat", os.urandom(mdat_len)) + moov
 
 
 def vips_convert(png, ext, extra=""):
@@ -660,6 +660,40 @@ class BlueskyHostedMediaTest(MediaBase):
         st, _, back = raw_get(self.srv, self.local_path(up1["path"]))
         self.assertEqual(back, photo)
 
+    def test_hosted_video_goes_as_uploaded(self):
+        """A video herald hosts is never fitted like an image: over the
+        Bluesky fit's caps (1,000,000 bytes, 2000 px) the uploadBlob body
+        is the original bytes, sent as video/mp4 in a video embed."""
+        key = self.srv.key("bsky-video")
+        video = mp4_bytes(4000, 3840, 2160, mdat_len=1_500_000)
+        st, _, up = self.upload(key, video, filename="clip.mp4", ctype="video/mp4")
+        self.assertEqual(st, 201, up)
+        fake = FakePlatform(MEDIA_DIR).start()
+        self.addCleanup(fake.stop)
+        blob = {"$type": "blob", "ref": {"$link": "bafkreivid1"}, "mimeType": "video/mp4",
+                "size": len(video)}
+        fake.load([
+            {"expect": {"method": "POST", "path": "/xrpc/com.atproto.server.createSession"},
+             "reply": {"json": {"accessJwt": "acc-1", "refreshJwt": "ref-1",
+                                "did": "did:plc:ewvi7nxzyoun6zhxrhs64oiz",
+                                "handle": "alice.bsky.social", "active": True}}},
+            {"expect": {"method": "POST", "path": "/xrpc/com.atproto.repo.uploadBlob",
+                        "headers": {"content-type": "video/mp4"}}, "reply": {"json": {"blob": blob}}},
+            {"expect": {"method": "POST", "path": "/xrpc/com.atproto.repo.createRecord",
+                        "json_at": {"record.embed": {"$type": "app.bsky.embed.video", "video": blob,
+                                                     "aspectRatio": {"width": 3840, "height": 2160}}}},
+             "reply": {"json": {"uri": "at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3kv",
+                                "cid": "bafyreiv1"}}},
+        ])
+        ch = self.connect(key, fake)
+        got = self.publish(key, ch, [{"id": up["id"], "path": up["path"]}])
+        self.assertEqual(got.get("status"), "published", json.dumps(got)[:3000] + fake.transcript())
+        self.assertEqual(fake.problems(), [])
+        self.assertEqual(fake.records[1]["body"], video)
+        self.assertEqual(fake.media_gets, [])
+        st, _, back = raw_get(self.srv, self.local_path(up["path"]))
+        self.assertEqual(back, video)
+
     def test_other_org_media_not_published(self):
         ka, kb = self.srv.key("bsky-owner"), self.srv.key("bsky-thief")
         st, _, up = self.upload(ka, png_bytes(), filename="mine.png")
@@ -913,6 +947,8 @@ class HostedMediaProviderCases(unittest.TestCase):
             files = sorted(set(re.findall(r"%FAKE%/media/([\w.-]+)", json.dumps(raw.get("post", {})))))
             if not files or not all(os.path.isfile(os.path.join(tpc.MEDIA, n)) for n in files):
                 continue
+            if "pad_to=" in json.dumps(raw.get("post", {})):
+                continue  # a size cap of a remote fetch: the fake pads the file, storage cannot
             with self.subTest(case=os.path.basename(path), platform=platform):
                 self.run_hosted(raw, files, path)
                 ran.append(platform)

@@ -30,7 +30,8 @@ test_telegram_001_text.  A case file that is not valid JSON or has unknown
 keys fails its own test rather than the whole module.
 
 Extensions beyond the README, all optional: expectations `form`,
-`form_subset`, `body_file`, header value null (= absent), multipart part
+`form_subset`, `body_file`, `json_at`, `min_gap_ms`, header value null
+(= absent), media `?pad_to=N` (the file zero-padded to N bytes), multipart part
 keys `file`, `content_type`, `value`, `json`, `json_subset`
 (fake_platform.py documents them); `expect.items[i].error_contains`;
 `expect.attempts_outcomes` (list of attempt outcomes in order);

@@ -211,6 +211,53 @@ class UnpublishApiTest(unittest.TestCase):
         self.assertEqual(st, 404, b)
 
 
+    @unittest.skipIf(STORE_ENV, "edits the SQLite file directly")
+    def test_telegram_album_published_before_ids_were_kept(self):
+        """A Telegram album published by an older herald has only its first
+        message id (release_data NULL): the delete falls back to that id and
+        the ones after it; an album published now keeps every id Telegram
+        returned (tests/providers/telegram/delete_album_gaps.json)."""
+        tok = "123456789:AAHtestTokenForHeraldCases_abcdefgh"
+        self.srv.stop()  # this one needs Telegram pointed at the fake
+        self.srv = srv = Herald(env=dict(HERALD_TELEGRAM_BASE_URL=self.fake.url,
+                                         HERALD_RETRY_BASE_MS="100"))
+        key = srv.key("unpub_tg_old")
+        st, _, b = srv.request("POST", "/v1/accounts", key=key, body={
+            "provider": "telegram", "name": "tg old album",
+            "credentials": {"token": tok, "chat_id": "-1001234567890"}})
+        self.assertEqual(st, 201, b)
+        ch = b["id"]
+        msgs = [{"message_id": i, "chat": {"id": -1001234567890, "type": "channel"}, "date": 1}
+                for i in (30, 33)]
+        self.fake.load([{"expect": {"method": "POST", "path": "/bot%s/sendMediaGroup" % tok},
+                         "reply": {"json": {"ok": True, "result": msgs}}}])
+        body = post_body(ch, "album")
+        body["posts"][0]["value"][0]["image"] = [
+            {"id": "m1", "path": self.fake.url + "/media/cat.png"},
+            {"id": "m2", "path": self.fake.url + "/media/dog.jpg"}]
+        st, _, b = srv.request("POST", "/public/v1/posts", key=key, body=body)
+        self.assertEqual(st, 201, b)
+        pid = b[0]["postId"]
+        self.wait(key, pid, ("published",))
+        self.assertEqual(self.fake.problems(), [])
+        import sqlite3
+        db = sqlite3.connect(os.path.join(srv.data_dir, "herald.db"), timeout=10)
+        try:
+            self.assertEqual(db.execute("SELECT release_data FROM posts WHERE id = ?", (pid,)).fetchone(),
+                             ('{"message_ids":[30,33]}',))
+            db.execute("UPDATE posts SET release_data = NULL WHERE id = ?", (pid,))
+            db.commit()
+        finally:
+            db.close()
+        self.fake.load([{"expect": {"method": "POST", "path": "/bot%s/deleteMessages" % tok,
+                                    "json": {"chat_id": "-1001234567890", "message_ids": [30, 31]}},
+                         "reply": {"json": {"ok": True, "result": True}}}])
+        st, _, b = srv.request("POST", "/v1/posts/%s/unpublish" % pid, key=key)
+        self.assertEqual(st, 202, b)
+        self.wait(key, pid, ("deleted",))
+        self.assertEqual(self.fake.problems(), [])
+
+
 class UnpublishCrashTest(unittest.TestCase):
     def test_kill9_mid_delete_finishes_after_restart(self):
         fake = FakePlatform(MEDIA).start()

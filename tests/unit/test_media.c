@@ -286,6 +286,13 @@ static void test_fit(void **state)
 	assert_int_equal(media_fit(a, "01m826h716bavvxs5pwd17m6pp.png", "image/png", before.st_size, 300,
 				   200, &loose, &out), 0);
 	assert_string_equal(out, "01m826h716bavvxs5pwd17m6pp.png");
+	/* a video is never fitted: over every cap of the fit (even jpeg_only),
+	 * the answer is the original and no copy is made */
+	out = NULL;
+	assert_int_equal(media_fit(a, "01m826h716bavvxs5pwd17m6pq.mp4", "video/mp4", 50000000, 3840,
+				   2160, &jpg, &out), 0);
+	assert_string_equal(out, "01m826h716bavvxs5pwd17m6pq.mp4");
+	assert_false(media_exists("01m826h716bavvxs5pwd17m6pq.jpg.jpg"));
 	assert_int_equal(media_delete("01m826h716bavvxs5pwd17m6pp.png"), 0);
 	assert_false(media_exists("01m826h716bavvxs5pwd17m6pp.jpg.jpg"));
 	arena_free(a);

@@ -812,6 +812,21 @@ static void test_set_state(void **state)
 	assert_str(p[0].release_url, "https://u/1");
 	assert_str(p[2].settings, "{\"x\":2}");
 	assert_null(p[1].release_id);
+	assert_null(p[0].release_data);
+
+	/* a published item keeps the provider's release data (a Telegram
+	 * album's message ids), read back with the thread the engine loads */
+	assert_int_equal(store_engine_published(f->st, ids[0], "owner-x", ids[1], NULL, "10",
+						"https://t.me/c/1/10", "{\"message_ids\":[10,12,15]}", 200,
+						NULL, 0, T0),
+			 0);
+	struct store_post *t;
+	size_t tn;
+	assert_int_equal(store_engine_thread(f->st, f->a, ids[0], &t, &tn), 0);
+	assert_int_equal(tn, 3);
+	assert_str(t[1].release_id, "10");
+	assert_str(t[1].release_data, "{\"message_ids\":[10,12,15]}");
+	assert_null(t[0].release_data);
 }
 
 static void test_count_at(void **state)

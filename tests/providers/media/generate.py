@@ -5,6 +5,11 @@
 
 cat.png: a 4x4 RGB PNG (zlib-compressed scanlines).
 dog.jpg: an 8x8 greyscale baseline JPEG with one DC-only block.
+clip.mp4: an MP4 container (ftyp isom, mdat, moov with mvhd and one track's
+  tkhd: 640x360, 5.25 s), the boxes herald's sniffers and mp4 probe read;
+  the mdat holds filler, not real H.264 (no encoder is needed to build it).
+movie: the same bytes under a name without an extension (a video told
+  only by its bytes).
 """
 
 import os
@@ -41,8 +46,21 @@ def jpeg():
     return b"\xff\xd8" + app0 + dqt + sof + dht_dc + dht_ac + sos + scan + b"\xff\xd9"
 
 
+def mp4(duration_ms=5250, w=640, h=360):
+    def box(t, p):
+        return struct.pack(">I", 8 + len(p)) + t + p
+
+    ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
+    mvhd = box(b"mvhd", b"\0\0\0\0" + struct.pack(">IIII", 0, 0, 1000, duration_ms)
+               + struct.pack(">IH", 0x10000, 0x100) + b"\0" * 70 + struct.pack(">I", 2))
+    tkhd = box(b"tkhd", b"\0\0\0\x03" + struct.pack(">IIIII", 0, 0, 1, 0, duration_ms)
+               + b"\0" * 52 + struct.pack(">II", w << 16, h << 16))
+    moov = box(b"moov", mvhd + box(b"trak", tkhd))
+    return ftyp + box(b"mdat", bytes((i * 31 + 7) % 251 for i in range(2000))) + moov
+
+
 if __name__ == "__main__":
-    for name, data in (("cat.png", png()), ("dog.jpg", jpeg())):
+    for name, data in (("cat.png", png()), ("dog.jpg", jpeg()), ("clip.mp4", mp4()), ("movie", mp4())):
         with open(os.path.join(HERE, name), "wb") as f:
             f.write(data)
         print(name, len(data))
