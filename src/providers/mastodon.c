@@ -616,11 +616,16 @@ static enum pub_status masto_verify(struct pub_ctx *c, const struct hresp *r)
 		return st;
 	}
 	if (st == PUB_AUTH_EXPIRED || r->status == 401 || r->status == 403) {
+		c->error = arena_printf(c->a, "Mastodon refused the access token (verify_credentials): "
+					      "HTTP %ld %s", r->status, masto_error(c, r));
 		c->error_field = "credentials.access_token";
 		return PUB_FAILED;
 	}
 	if (st == PUB_FAILED) {
 		/* 404 and the like: that URL is no Mastodon API */
+		c->error = arena_printf(c->a, "%s has no Mastodon API (verify_credentials: HTTP %ld %s)",
+					json_string_value(json_object_get(c->credentials, "instance")),
+					r->status, masto_error(c, r));
 		c->error_field = "credentials.instance";
 		return st;
 	}

@@ -102,8 +102,43 @@ void prun_start(struct prun *p)
 	step(p, p->run(&p->ctx, NULL));
 }
 
+static char *replace_all(char *s, const char *needle);
+static int secret_key(const char *k);
+
+/* a malloc'd copy of text with every secret credential value (and URLs,
+ * which carry webhook tokens) replaced; short values (a chat id, a
+ * channel id) are not secrets and would blank unrelated text */
+static char *redact_dup(const char *text, json_t *cred)
+{
+	char *s = strdup(text);
+	const char *k;
+	json_t *v;
+	json_object_foreach(cred, k, v)
+	{
+		if (s && json_is_string(v) && json_string_length(v) >= 8 &&
+		    (secret_key(k) || strstr(k, "url")))
+			s = replace_all(s, json_string_value(v));
+	}
+	return s;
+}
+
+static enum herr verify_error(const struct prun *p, enum pub_status st, const char **msg,
+			      const char **field);
+
 enum herr prun_verify_error(const struct prun *p, enum pub_status st, const char **msg,
 			    const char **field)
+{
+	enum herr e = verify_error(p, st, msg, field);
+	char *clean = *msg ? redact_dup(*msg, p->ctx.credentials) : NULL;
+	if (clean) {
+		*msg = arena_strdup(p->ctx.a, clean);
+		free(clean);
+	}
+	return e;
+}
+
+static enum herr verify_error(const struct prun *p, enum pub_status st, const char **msg,
+			      const char **field)
 {
 	const struct pub_ctx *pc = &p->ctx;
 	const char *name = p->pr->name;
@@ -191,20 +226,9 @@ json_t *prun_redact(const char *body, json_t *cred)
 {
 	if (!body || !*body)
 		return NULL;
-	char *s = strdup(body);
+	char *s = redact_dup(body, cred);
 	if (!s)
 		return NULL;
-	const char *k;
-	json_t *v;
-	json_object_foreach(cred, k, v)
-	{
-		/* short values (a chat id, a channel id) are not secrets and
-		 * would blank unrelated text */
-		if (json_is_string(v) && json_string_length(v) >= 8 && secret_key(k))
-			s = replace_all(s, json_string_value(v));
-		else if (json_is_string(v) && json_string_length(v) >= 8 && strstr(k, "url"))
-			s = replace_all(s, json_string_value(v));
-	}
 	json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
 	if (j && (json_is_object(j) || json_is_array(j))) {
 		redact_keys(j, 0);
