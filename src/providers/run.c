@@ -105,9 +105,11 @@ void prun_start(struct prun *p)
 static char *replace_all(char *s, const char *needle);
 static int secret_key(const char *k);
 
-/* a malloc'd copy of text with every secret credential value (and URLs,
- * which carry webhook tokens) replaced; short values (a chat id, a
- * channel id) are not secrets and would blank unrelated text */
+/* a malloc'd copy of text with every secret credential value replaced:
+ * values of secret-looking keys, URLs and the last path segment of a URL
+ * (where Discord and Slack webhook URLs keep their token).  Short values
+ * (a chat id, a channel id) are not secrets and would blank unrelated
+ * text. */
 static char *redact_dup(const char *text, json_t *cred)
 {
 	char *s = strdup(text);
@@ -115,9 +117,26 @@ static char *redact_dup(const char *text, json_t *cred)
 	json_t *v;
 	json_object_foreach(cred, k, v)
 	{
-		if (s && json_is_string(v) && json_string_length(v) >= 8 &&
-		    (secret_key(k) || strstr(k, "url")))
-			s = replace_all(s, json_string_value(v));
+		if (!s || !json_is_string(v) || json_string_length(v) < 8)
+			continue;
+		const char *val = json_string_value(v);
+		if (secret_key(k)) {
+			s = replace_all(s, val);
+		} else if (strstr(k, "url")) {
+			s = replace_all(s, val);
+			size_t end = strcspn(val, "?#");
+			while (end && val[end - 1] == '/')
+				end--;
+			size_t start = end;
+			while (start && val[start - 1] != '/')
+				start--;
+			if (end - start >= 8 && end - start < 1024) {
+				char seg[1024];
+				memcpy(seg, val + start, end - start);
+				seg[end - start] = 0;
+				s = replace_all(s, seg);
+			}
+		}
 	}
 	return s;
 }
@@ -178,25 +197,50 @@ static int secret_key(const char *k)
 	return 0;
 }
 
-static void redact_keys(json_t *v, int depth)
+static char *redact_dup(const char *text, json_t *cred);
+
+/* after parsing: values under secret-looking keys, and credential values
+ * inside strings (the raw-text pass misses them when JSON escapes spell
+ * them differently); a member whose key holds one goes */
+static void redact_json(json_t *v, json_t *cred, int depth)
 {
 	if (depth > 16)
 		return;
 	if (json_is_object(v)) {
 		const char *k;
 		json_t *m;
-		json_object_foreach(v, k, m)
+		void *tmp;
+		json_object_foreach_safe(v, tmp, k, m)
 		{
-			if (json_is_string(m) && secret_key(k))
+			char *ck = redact_dup(k, cred);
+			int drop = !ck || strcmp(ck, k);
+			free(ck);
+			if (drop)
+				json_object_del(v, k);
+			else if (json_is_string(m) && secret_key(k))
 				json_object_set_new(v, k, json_string("[redacted]"));
-			else
-				redact_keys(m, depth + 1);
+			else if (json_is_string(m)) {
+				char *cs = redact_dup(json_string_value(m), cred);
+				if (cs && strcmp(cs, json_string_value(m)))
+					json_object_set_new(v, k, json_string(cs));
+				free(cs);
+			} else
+				redact_json(m, cred, depth + 1);
 		}
 	} else if (json_is_array(v)) {
 		size_t i;
 		json_t *m;
 		json_array_foreach(v, i, m)
-			redact_keys(m, depth + 1);
+		{
+			if (json_is_string(m)) {
+				char *cs = redact_dup(json_string_value(m), cred);
+				if (cs && strcmp(cs, json_string_value(m)))
+					json_array_set_new(v, i, json_string(cs));
+				free(cs);
+			} else {
+				redact_json(m, cred, depth + 1);
+			}
+		}
 	}
 }
 
@@ -231,7 +275,7 @@ json_t *prun_redact(const char *body, json_t *cred)
 		return NULL;
 	json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
 	if (j && (json_is_object(j) || json_is_array(j))) {
-		redact_keys(j, 0);
+		redact_json(j, cred, 0);
 	} else {
 		json_decref(j);
 		j = json_string(s);
