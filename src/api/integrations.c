@@ -2,6 +2,11 @@
  * integrations: channels as Postiz shows them (integrations, groups,
  * integration-settings, find-slot, delete) and as the native API connects
  * them (/v1/accounts).
+ *
+ * Connecting (POST /v1/accounts): the provider's offline check
+ * (provider->connect: shape, normal form), then, unless the body says
+ * "verify": false, the platform's own check (verify.c) before anything is
+ * stored; the 201 carries what the platform said (platformProfile).
  */
 #include "api.h"
 #include "../core/arena.h"

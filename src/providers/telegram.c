@@ -993,7 +993,8 @@ static enum pub_status tg_tool_getchat(struct pub_ctx *c, const struct hresp *r)
 /* Verify: getMe (the token is a live bot), getChat (the chat exists and
  * the bot can see it) and getChatMember of the bot in it (still a member;
  * an administrator where only administrators post: channels).  Each is a
- * POST of JSON to /bot<token>/<method>; Telegram answers {"ok", "result"}
+ * POST of JSON to /bot<token>/<method> (no getChatMember for a private
+ * chat: it has no members to ask about); Telegram answers {"ok", "result"}
  * or {"ok": false, "error_code", "description"}. */
 struct tg_verify {
 	struct tg s;
@@ -1013,6 +1014,8 @@ static void tg_verify_req(struct pub_ctx *c, struct tg_verify *v, const char *me
 	c->req.timeout_ms = 20000;
 	c->req.safe = 1;
 }
+
+static enum pub_status tg_verified(struct pub_ctx *c, struct tg_verify *v, const char *status);
 
 static enum pub_status tg_verify(struct pub_ctx *c, const struct hresp *r)
 {
@@ -1068,6 +1071,11 @@ static enum pub_status tg_verify(struct pub_ctx *c, const struct hresp *r)
 	}
 	if (!strcmp(m, "getChat")) {
 		v->chat = res;
+		const char *ty = json_string_value(json_object_get(res, "type"));
+		/* a private chat the bot can read is one whose user started it:
+		 * there is no membership to ask about */
+		if (ty && !strcmp(ty, "private"))
+			return tg_verified(c, v, "private");
 		json_t *id = json_object_get(v->bot, "id");
 		tg_verify_req(c, v, "getChatMember",
 			      json_pack("{s:s,s:O}", "chat_id", v->s.chat, "user_id", id ? id : json_null()));
@@ -1094,6 +1102,12 @@ static enum pub_status tg_verify(struct pub_ctx *c, const struct hresp *r)
 		c->error_field = "credentials.chat_id";
 		return PUB_FAILED;
 	}
+	return tg_verified(c, v, status);
+}
+
+static enum pub_status tg_verified(struct pub_ctx *c, struct tg_verify *v, const char *status)
+{
+	const char *bot = json_string_value(json_object_get(v->bot, "username"));
 	const char *title = json_string_value(json_object_get(v->chat, "title"));
 	const char *uname = json_string_value(json_object_get(v->chat, "username"));
 	const char *first = json_string_value(json_object_get(v->chat, "first_name"));

@@ -316,6 +316,16 @@ class ConnectVerifyTest(unittest.TestCase):
         self.assertEqual(b["error"]["field"], "credentials.chat_id")
         self.assertIn("administrator", b["error"]["message"])
 
+    def test_telegram_private_chat_has_no_member_check(self):
+        c = self.creds("telegram", chat_id="4242424242")
+        ex = verify_exchanges("telegram", c)[:2]
+        ex[1]["reply"] = {"json": fp.tg_ok({"id": 4242424242, "type": "private",
+                                            "first_name": "Dana", "username": "dana"})}
+        st, _, b = self.connect("telegram", c, ex)
+        self.assertEqual(st, 201, b)
+        self.assertEqual(b["profile"], "@dana")
+        self.assertEqual(b["name"], "Dana")
+
     def test_telegram_down(self):
         st, _, b = self.connect("telegram", self.creds("telegram"), [
             {"expect": {"path": "/bot%s/getMe" % TG_TOKEN},
