@@ -91,8 +91,9 @@ static void free_json_cli(void *p)
 	json_decref(p);
 }
 
-/* 0 verified (*out: the provider's output, freed with ar), 1 refused or
- * unreachable (said on stderr). */
+/* 0 verified (*out: the provider's output, freed with ar); otherwise the
+ * exit status (said on stderr): 3 refused, as a validation failure; 6 the
+ * platform down, busy or unreachable, as a network failure (cli.h). */
 static int verify_local(struct arena *ar, const struct config *cfg, const struct provider *pr,
 			json_t *cred, json_t **out)
 {
@@ -125,7 +126,7 @@ static int verify_local(struct arena *ar, const struct config *cfg, const struct
 		event_base_free(lv->base);
 	if (!lv->finished) {
 		fprintf(stderr, "herald channels add: the check with %s did not finish\n", pr->name);
-		return 1;
+		return 6;
 	}
 	const char *msg, *field;
 	enum herr e = prun_verify_error(p, lv->st, &msg, &field);
@@ -143,12 +144,13 @@ static int verify_local(struct arena *ar, const struct config *cfg, const struct
 		free(txt);
 		json_decref(resp);
 	}
-	if (herr_info(e)->retryable)
+	if (herr_info(e)->retryable) {
 		fprintf(stderr, "nothing was stored; try again later, or add --no-verify to store "
 				"the channel unchecked\n");
-	else
-		fprintf(stderr, "nothing was stored\n");
-	return 1;
+		return 6;
+	}
+	fprintf(stderr, "nothing was stored\n");
+	return 3;
 }
 
 static int channels_add(struct store *st, struct arena *ar, struct chan_args *a,
@@ -180,9 +182,10 @@ static int channels_add(struct store *st, struct arena *ar, struct chan_args *a,
 	}
 	json_t *verified = NULL;
 	if (!a->no_verify && pr->verify) {
-		if (verify_local(ar, cfg, pr, cred, &verified)) {
+		int vrc = verify_local(ar, cfg, pr, cred, &verified);
+		if (vrc) {
 			json_decref(cred);
-			return 1;
+			return vrc;
 		}
 		const char *vp = json_string_value(json_object_get(verified, "profile"));
 		const char *vn = json_string_value(json_object_get(verified, "name"));

@@ -500,11 +500,20 @@ class ConnectVerifyTest(unittest.TestCase):
         rc, out, err = self.srv.cli("channels", "add", "--org", org, "--provider", "mastodon",
                                     "--name", "bad", "--credentials", json.dumps(c))
         self.assertEqual(self.fake.problems(), [], self.fake.transcript())
-        self.assertEqual((rc, out), (1, ""), err)
+        self.assertEqual((rc, out), (3, ""), err)  # 3: validation failed
         self.assertIn("credentials_rejected", err)
         self.assertIn("credentials.access_token", err)
         self.assertIn("The access token is invalid", err)
         self.assertNotIn(MASTO_TOKEN, err)
+        # the platform down: 6 (network failure), nothing stored
+        self.fake.load([{"expect": {"path": "/api/v1/accounts/verify_credentials"},
+                         "reply": {"status": 503, "body": "down"}}])
+        rc, out, err = self.srv.cli("channels", "add", "--org", org, "--provider", "mastodon",
+                                    "--name", "bad", "--credentials", json.dumps(c))
+        self.assertEqual(self.fake.problems(), [], self.fake.transcript())
+        self.assertEqual((rc, out), (6, ""), err)
+        self.assertIn("platform_unavailable", err)
+        self.assertIn("--no-verify", err)
         # --no-verify: stored without a request
         self.fake.load([])
         rc, out, err = self.srv.cli("channels", "add", "--org", org, "--provider", "mastodon",
