@@ -452,6 +452,53 @@ class ConnectVerifyTest(unittest.TestCase):
         self.assertEqual(st, 200, one)
         self.assertIs(one["disabled"], False)
 
+    def test_health_keeps_the_session_it_opened(self):
+        """Bluesky's health logs in (createSession); the session is stored
+        for the channel, and the next publish uses it without a login."""
+        c = self.creds("bluesky")
+        st, _, b = self.connect("bluesky", c, [], verify=False)
+        self.assertEqual(st, 201, b)
+        session = fp.bsky_session("alice.test", did="did:plc:healthhealthhealthhealth")
+        self.fake.load([{"expect": {"method": "POST", "path": "/xrpc/com.atproto.server.createSession",
+                                    "json": {"identifier": "alice.test", "password": BSKY_PASSWORD}},
+                         "reply": {"json": session}}])
+        st, _, hb = self.srv.request("GET", "/v1/accounts/%s/health" % b["id"], key=self.key)
+        self.assertEqual(self.fake.problems(), [], self.fake.transcript())
+        self.assertEqual((st, hb["ok"]), (200, True), hb)
+        self.assertEqual(hb["profile"]["did"], "did:plc:healthhealthhealthhealth")
+        self.assertNotIn("accessJwt", json.dumps(hb))
+        self.fake.load([
+            {"expect": {"method": "POST", "path": "/xrpc/com.atproto.repo.createRecord",
+                        "headers": {"authorization": "Bearer " + session["accessJwt"]},
+                        "json_subset": {"repo": "did:plc:healthhealthhealthhealth"}},
+             "reply": {"json": {"uri": "at://did:plc:healthhealthhealthhealth/app.bsky.feed.post/3k",
+                                "cid": "bafyreib"}}}])
+        st, _, created = self.srv.request("POST", "/public/v1/posts", key=self.key, body={
+            "type": "now", "date": iso_now(), "shortLink": False, "tags": [],
+            "posts": [{"integration": {"id": b["id"]}, "value": [{"content": "<p>hi</p>",
+                                                                   "image": []}],
+                       "settings": {}}]})
+        self.assertEqual(st, 201, created)
+        deadline = time.monotonic() + 15
+        while self.fake.used() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        self.assertEqual(self.fake.problems(), [], "requests:\n" + self.fake.transcript())
+
+    def test_idempotent_replay_does_not_ask_again(self):
+        c = self.creds("mastodon")
+        self.fake.load(verify_exchanges("mastodon", c))
+        body = {"provider": "mastodon", "credentials": c}
+        hd = {"Idempotency-Key": "connect-once"}
+        st, h1, b1 = self.srv.request("POST", "/v1/accounts", key=self.key, body=body, headers=hd)
+        self.assertEqual(st, 201, b1)
+        st, h2, b2 = self.srv.request("POST", "/v1/accounts", key=self.key, body=body, headers=hd)
+        self.assertEqual(st, 201, b2)
+        self.assertEqual(b2, b1)
+        self.assertEqual(h2.get("idempotency-replayed"), "true")
+        self.assertEqual(self.fake.problems(), [], self.fake.transcript())  # one verify only
+        self.assertEqual(len(self.listed()), 1)
+
     def test_health_platform_down(self):
         c = self.creds("slack")
         st, _, b = self.connect("slack", c, [], verify=False)
