@@ -197,8 +197,6 @@ static int secret_key(const char *k)
 	return 0;
 }
 
-static char *redact_dup(const char *text, json_t *cred);
-
 /* after parsing: values under secret-looking keys, and credential values
  * inside strings (the raw-text pass misses them when JSON escapes spell
  * them differently); a member whose key holds one goes */
