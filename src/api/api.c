@@ -109,8 +109,9 @@ static json_t *envelope(struct call *c, enum herr e, const char *field, const ch
 	return err;
 }
 
+/* extra: an object whose members join the envelope (borrowed) */
 static void fail_v(struct call *c, int status_override, enum herr e, const char *field,
-		   const char *rule, const char *platform, json_t *violations, const char *fmt,
+		   const char *rule, const char *platform, json_t *extra, const char *fmt,
 		   va_list ap)
 {
 	char *msg = arena_vprintf(c->a, fmt, ap);
@@ -125,8 +126,8 @@ static void fail_v(struct call *c, int status_override, enum herr e, const char 
 		json_object_set_new(body, "msg", json_string(msg));
 	}
 	json_t *err = envelope_rule(c, e, field, msg, rule, platform);
-	if (violations)
-		json_object_set(err, "violations", violations);
+	if (extra)
+		json_object_update(err, extra);
 	json_object_set_new(body, "error", err);
 	api_reply(c, status, body);
 }
@@ -152,8 +153,19 @@ void api_fail_violations(struct call *c, enum herr e, const char *field, const c
 			 const char *platform, json_t *violations, const char *fmt, ...)
 {
 	va_list ap;
+	json_t *extra = json_pack("{s:O}", "violations", violations);
 	va_start(ap, fmt);
-	fail_v(c, 0, e, field, rule, platform, violations, fmt, ap);
+	fail_v(c, 0, e, field, rule, platform, extra, fmt, ap);
+	va_end(ap);
+	json_decref(extra);
+}
+
+void api_fail_extra(struct call *c, enum herr e, const char *field, const char *platform,
+		    json_t *extra, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fail_v(c, 0, e, field, NULL, platform, extra, fmt, ap);
 	va_end(ap);
 }
 

@@ -107,6 +107,11 @@ void api_fail_violations(struct call *c, enum herr e, const char *field, const c
 			 const char *platform, json_t *violations, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
 
+/* api_fail_rule without a rule whose envelope also carries the members of
+ * `extra` (an object, borrowed; e.g. platformResponse). */
+void api_fail_extra(struct call *c, enum herr e, const char *field, const char *platform,
+		    json_t *extra, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /* The error envelope {"error":{...}} of SPEC 5 outside a call (MCP tool
  * arguments that never became a request).  New reference. */
 json_t *api_envelope(const struct app *app, const char *request_id, enum herr e, const char *field,
@@ -163,7 +168,7 @@ void h_posts_list(void *); void h_posts_create(void *); void h_post_get(void *);
 void h_post_delete(void *); void h_post_group_delete(void *); void h_post_status(void *);
 void h_post_settings(void *); void h_post_release_id(void *); void h_post_missing(void *);
 void h_accounts_create(void *); void h_accounts_list(void *); void h_account_get(void *);
-void h_account_delete(void *);
+void h_account_delete(void *); void h_account_health(void *);
 void h_feed_atom(void *); void h_feed_rss(void *); void h_openapi(void *);
 void h_posts_validate(void *);
 void h_mcp(void *); /* src/mcp/mcp_http.c */
@@ -183,5 +188,30 @@ json_t *tools_json(const struct provider *pr);
  * nothing of the post is on the platform (nothing answered) */
 int api_unpublish_requested(struct call *c);
 int api_unpublish(struct call *c, const char *id, int mode);
+
+struct store_channel;
+/* tools.c: a stored channel's credentials decrypted (freed with the call),
+ * or NULL with the error answered; and storing changed ones sealed again. */
+json_t *api_channel_credentials(struct call *c, const struct store_channel *ch);
+void api_channel_save_credentials(struct call *c, const char *channel_id, json_t *cred);
+
+/* verify.c: credentials proved against the platform (provider->verify),
+ * on the loop (the call is answered later).  done is called exactly once;
+ * on failure it answers, typically with api_verify_fail. */
+struct verify_result {
+	int ok;
+	enum herr e;               /* failure: HERR_CREDENTIALS_REJECTED, HERR_PLATFORM_UNAVAILABLE
+				    * or HERR_PLATFORM_RATE_LIMITED */
+	const char *message;       /* the platform's words */
+	const char *field;         /* the refused credential ("credentials.token") */
+	json_t *platform_response; /* its last answer, secrets removed, or NULL (borrowed) */
+	json_t *profile;           /* ok: {profile, name?, platform ids...} (borrowed) */
+};
+/* channel_id: the stored channel whose credentials these are (changed
+ * tokens are stored), or NULL for a channel not stored yet. */
+void api_verify(struct call *c, const struct provider *pr, json_t *cred, const char *channel_id,
+		void (*done)(struct call *c, void *arg, const struct verify_result *vr), void *arg);
+/* The error envelope of a failed verify (platform, platformResponse, field). */
+void api_verify_fail(struct call *c, const struct provider *pr, const struct verify_result *vr);
 
 #endif

@@ -2,6 +2,11 @@
  * integrations: channels as Postiz shows them (integrations, groups,
  * integration-settings, find-slot, delete) and as the native API connects
  * them (/v1/accounts).
+ *
+ * Connecting (POST /v1/accounts): the provider's offline check
+ * (provider->connect: shape, normal form), then, unless the body says
+ * "verify": false, the platform's own check (verify.c) before anything is
+ * stored; the 201 carries what the platform said (platformProfile).
  */
 #include "api.h"
 #include "../core/arena.h"
@@ -173,16 +178,84 @@ void h_find_slot(void *p)
 	api_reply(c, 200, json_pack("{s:s}", "date", out));
 }
 
+/* A channel being connected: what the caller gave, kept in the call's arena
+ * while its credentials are verified. */
+struct new_account {
+	const struct provider *pr;
+	json_t *cred;
+	const char *name, *picture, *profile;
+};
+
+static void account_store(struct call *c, struct new_account *na, json_t *verified)
+{
+	/* the platform's own handle and display name beat the offline guess */
+	const char *vprof = json_string_value(json_object_get(verified, "profile"));
+	const char *vname = json_string_value(json_object_get(verified, "name"));
+	const char *profile = vprof && *vprof ? vprof : na->profile;
+	const char *name = na->name && *na->name ? na->name : vname && *vname ? vname : profile;
+	char *plain = json_dumps(na->cred, JSON_COMPACT | JSON_SORT_KEYS);
+	char *sealed = plain ? secret_seal(plain) : NULL;
+	if (plain)
+		sodium_memzero(plain, strlen(plain));
+	free(plain);
+	if (!sealed) {
+		api_fail(c, HERR_INTERNAL, NULL, "cannot encrypt credentials");
+		return;
+	}
+	struct store_channel ch = {
+		.org_id = (char *)c->org_id,
+		.provider = (char *)na->pr->identifier,
+		.name = (char *)name,
+		.picture = (char *)(na->picture ? na->picture : ""),
+		.profile = (char *)profile,
+		.credentials = sealed,
+	};
+	char *id = NULL;
+	int rc = store_channel_create(c->st, c->a, &ch, &id);
+	free(sealed);
+	if (rc) {
+		api_fail_storage(c);
+		return;
+	}
+	struct store_channel *got = NULL;
+	if (store_channel_get(c->st, c->a, c->org_id, id, &got)) {
+		api_fail_storage(c);
+		return;
+	}
+	json_t *o = native_account(got);
+	json_object_set_new(o, "verified", json_boolean(verified != NULL));
+	if (verified)
+		json_object_set(o, "platformProfile", verified);
+	/* a generated webhook secret is shown once, here: receivers need it */
+	json_t *sec = json_object_get(na->cred, "secret");
+	if (!strcmp(na->pr->identifier, "webhook") && sec)
+		json_object_set(o, "secret", sec);
+	api_reply(c, 201, o);
+}
+
+static void account_verified(struct call *c, void *arg, const struct verify_result *vr)
+{
+	struct new_account *na = arg;
+	if (!vr->ok) {
+		api_verify_fail(c, na->pr, vr); /* nothing stored */
+		return;
+	}
+	account_store(c, na, na->pr->verify ? vr->profile : NULL);
+}
+
 void h_accounts_create(void *p)
 {
 	struct call *c = p;
 	json_t *body = api_body_object(c);
 	if (!body)
 		return;
-	const char *provider, *name, *picture;
+	struct new_account *na = arena_alloc(c->a, sizeof(*na));
+	const char *provider;
+	int verify = 1;
 	if (api_get_str(c, body, "provider", "provider", 1, &provider) ||
-	    api_get_str(c, body, "name", "name", 0, &name) ||
-	    api_get_str(c, body, "picture", "picture", 0, &picture))
+	    api_get_str(c, body, "name", "name", 0, &na->name) ||
+	    api_get_str(c, body, "picture", "picture", 0, &na->picture) ||
+	    api_get_bool(c, body, "verify", "verify", 0, &verify))
 		return;
 	const struct provider *pr = provider_find(provider);
 	if (!pr) {
@@ -200,46 +273,19 @@ void h_accounts_create(void *p)
 		api_fail(c, HERR_VALIDATION, "credentials", "credentials must be an object");
 		return;
 	}
-	const char *profile = NULL, *err = NULL;
-	if (pr->connect(c->a, cred, &profile, &err)) {
+	const char *err = NULL;
+	if (pr->connect(c->a, cred, &na->profile, &err)) {
 		api_fail(c, HERR_VALIDATION, "credentials", "%s", err ? err : "invalid credentials");
 		return;
 	}
-	char *plain = json_dumps(cred, JSON_COMPACT | JSON_SORT_KEYS);
-	char *sealed = plain ? secret_seal(plain) : NULL;
-	if (plain)
-		sodium_memzero(plain, strlen(plain));
-	free(plain);
-	if (!sealed) {
-		api_fail(c, HERR_INTERNAL, NULL, "cannot encrypt credentials");
-		return;
-	}
-	struct store_channel ch = {
-		.org_id = (char *)c->org_id,
-		.provider = (char *)provider,
-		.name = (char *)(name && *name ? name : profile),
-		.picture = (char *)(picture ? picture : ""),
-		.profile = (char *)profile,
-		.credentials = sealed,
-	};
-	char *id = NULL;
-	int rc = store_channel_create(c->st, c->a, &ch, &id);
-	free(sealed);
-	if (rc) {
-		api_fail_storage(c);
-		return;
-	}
-	struct store_channel *got = NULL;
-	if (store_channel_get(c->st, c->a, c->org_id, id, &got)) {
-		api_fail_storage(c);
-		return;
-	}
-	json_t *o = native_account(got);
-	/* a generated webhook secret is shown once, here: receivers need it */
-	json_t *sec = json_object_get(cred, "secret");
-	if (!strcmp(provider, "webhook") && sec)
-		json_object_set(o, "secret", sec);
-	api_reply(c, 201, o);
+	na->pr = pr;
+	na->cred = cred;
+	/* the product default: the platform proves the credentials before
+	 * anything is stored; "verify": false is for offline setups */
+	if (verify && pr->verify)
+		api_verify(c, pr, cred, NULL, account_verified, na);
+	else
+		account_store(c, na, NULL);
 }
 
 void h_accounts_list(void *p)

@@ -9,7 +9,7 @@
  * PUB_SEND goes out on the loop's outbound client (c->hc) while the reply
  * is deferred (api_defer), and each answer goes back to the tool.  Tools
  * only read, so nothing is recorded as an attempt; refreshed credentials
- * are stored like the engine stores them.  Bounded: at most MAX_STEPS
+ * are stored like the engine stores them.  Run by providers/run.c: at most 12
  * requests per call and the request's own timeouts.
  *
  * Errors: unknown channel (or another organization's) 404 "Integration not
@@ -26,15 +26,13 @@
 #include "../core/log.h"
 #include "../http/client.h"
 #include "../providers/provider.h"
+#include "../providers/run.h"
 #include "../store/store.h"
 
-#include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_STEPS 12
 
 struct trig {
 	struct call *c;
@@ -42,8 +40,7 @@ struct trig {
 	const struct provider_tool *tool;
 	struct store_channel *ch;
 	json_t *cred;
-	struct pub_ctx ctx;
-	int steps, refreshed;
+	struct prun run;
 };
 
 static void free_json(void *p)
@@ -63,102 +60,82 @@ json_t *tools_json(const struct provider *pr)
 	return arr;
 }
 
-static void save_credentials(struct trig *t)
+void api_channel_save_credentials(struct call *c, const char *channel_id, json_t *cred)
 {
-	char *plain = json_dumps(t->cred, JSON_COMPACT | JSON_SORT_KEYS);
+	char *plain = json_dumps(cred, JSON_COMPACT | JSON_SORT_KEYS);
 	char *sealed = plain ? secret_seal(plain) : NULL;
 	if (plain) {
 		sodium_memzero(plain, strlen(plain));
 		free(plain);
 	}
-	if (!sealed || store_channel_set_credentials(t->c->st, t->ch->id, sealed))
-		log_msg(LOG_ERROR, "api", "channel %s: cannot store refreshed credentials", t->ch->id);
+	if (!sealed || store_channel_set_credentials(c->st, channel_id, sealed))
+		log_msg(LOG_ERROR, "api", "channel %s: cannot store refreshed credentials", channel_id);
 	free(sealed);
 }
 
-static void fail_platform(struct trig *t, enum herr e, const struct hresp *r, const char *why)
+json_t *api_channel_credentials(struct call *c, const struct store_channel *ch)
 {
-	struct call *c = t->c;
-	(void)r;
-	api_fail(c, e, "methodName", "%s %s: %s", t->pr->name, t->tool->method, why);
-}
-
-static void step(struct trig *t, enum pub_status st, const struct hresp *r);
-
-static void on_answer(void *arg, const struct hresp *r)
-{
-	struct trig *t = arg;
-	struct pub_ctx *pc = &t->ctx;
-	if (r->curl_code) {
-		fail_platform(t, HERR_PLATFORM_UNAVAILABLE, NULL,
-			      arena_printf(t->c->a, "%s (%s)", r->error ? r->error : "transport error",
-					   pc->req.log_url ? pc->req.log_url : pc->req.url));
-		return;
+	char *plain = secret_open(ch->credentials);
+	json_t *cred = plain ? json_loads(plain, 0, NULL) : NULL;
+	if (plain) {
+		sodium_memzero(plain, strlen(plain));
+		free(plain);
 	}
-	pc->step++;
-	memset(&pc->req, 0, sizeof(pc->req));
-	step(t, t->tool->run(pc, r), r);
+	if (!json_is_object(cred)) {
+		json_decref(cred);
+		api_fail(c, HERR_PLATFORM_AUTH, "id",
+			 "the channel's credentials cannot be decrypted (was HERALD_SECRET_KEY changed?)");
+		return NULL;
+	}
+	arena_defer(c->a, free_json, cred);
+	return cred;
 }
 
-static void step(struct trig *t, enum pub_status st, const struct hresp *r)
+static void trig_credentials(struct prun *p)
 {
+	struct trig *t = p->arg;
+	api_channel_save_credentials(t->c, t->ch->id, t->cred);
+}
+
+static void trig_defer(struct prun *p)
+{
+	struct trig *t = p->arg;
+	api_defer(t->c);
+}
+
+static void fail_platform(struct trig *t, enum herr e, const char *why)
+{
+	api_fail(t->c, e, "methodName", "%s %s: %s", t->pr->name, t->tool->method, why);
+}
+
+static void trig_done(struct prun *p, enum pub_status st)
+{
+	struct trig *t = p->arg;
 	struct call *c = t->c;
-	struct pub_ctx *pc = &t->ctx;
-	if (pc->credentials_changed) {
-		save_credentials(t);
-		pc->credentials_changed = 0;
+	struct pub_ctx *pc = &p->ctx;
+	if (p->transport_error) {
+		if (!p->hc)
+			api_fail(c, HERR_UNAVAILABLE, NULL, "this process cannot reach platforms");
+		else
+			fail_platform(t, HERR_PLATFORM_UNAVAILABLE, p->transport_error);
+		return;
 	}
 	switch (st) {
-	case PUB_SEND: {
-		if (++t->steps > MAX_STEPS) {
-			fail_platform(t, HERR_PLATFORM_UNAVAILABLE, r, "too many requests for one call");
-			return;
-		}
-		if (!c->hc) {
-			api_fail(c, HERR_UNAVAILABLE, NULL, "this process cannot reach platforms");
-			return;
-		}
-		struct hreq hr = {
-			.method = pc->req.method,
-			.url = pc->req.url,
-			.headers = pc->req.headers,
-			.body = pc->req.body,
-			.body_len = pc->req.body_len,
-			.timeout_ms = pc->req.timeout_ms ? pc->req.timeout_ms : 20000,
-			.max_response = pc->req.max_response,
-		};
-		api_defer(c);
-		if (hclient_send(c->hc, &hr, on_answer, t))
-			fail_platform(t, HERR_PLATFORM_UNAVAILABLE, r, "cannot start the request");
-		return;
-	}
 	case PUB_OK:
 		api_reply(c, 200, json_pack("{s:O}", "output", pc->output ? pc->output : json_null()));
 		return;
 	case PUB_AUTH_EXPIRED:
-		if (t->pr->refresh && !t->refreshed) {
-			const char *err = NULL;
-			t->refreshed = 1;
-			if (t->pr->refresh(c->a, t->cred, &err) == 0) {
-				save_credentials(t);
-				memset(&pc->req, 0, sizeof(pc->req));
-				pc->step = 0;
-				pc->state = NULL;
-				step(t, t->tool->run(pc, NULL), NULL);
-				return;
-			}
-		}
-		fail_platform(t, HERR_PLATFORM_AUTH, r,
+		fail_platform(t, HERR_PLATFORM_AUTH,
 			      pc->error ? pc->error : "the platform refused the channel's credentials");
 		return;
 	case PUB_RETRY:
 	case PUB_UNKNOWN:
-		fail_platform(t, HERR_PLATFORM_UNAVAILABLE, r,
+		fail_platform(t, HERR_PLATFORM_UNAVAILABLE,
 			      pc->error ? pc->error : "the platform is busy; try again");
 		return;
 	case PUB_FAILED:
 	default:
-		fail_platform(t, HERR_PLATFORM_REJECTED, r,
+		fail_platform(t, HERR_PLATFORM_REJECTED,
 			      pc->error ? pc->error : "the platform refused the request");
 		return;
 	}
@@ -207,27 +184,14 @@ void h_integration_trigger(void *p)
 			 t->pr ? t->pr->name : t->ch->provider, method, used ? names : "none");
 		return;
 	}
-	char *plain = secret_open(t->ch->credentials);
-	t->cred = plain ? json_loads(plain, 0, NULL) : NULL;
-	if (plain) {
-		sodium_memzero(plain, strlen(plain));
-		free(plain);
-	}
-	if (!json_is_object(t->cred)) {
-		json_decref(t->cred);
-		api_fail(c, HERR_PLATFORM_AUTH, "id",
-			 "the channel's credentials cannot be decrypted (was HERALD_SECRET_KEY changed?)");
+	t->cred = api_channel_credentials(c, t->ch);
+	if (!t->cred)
 		return;
-	}
-	arena_defer(c->a, free_json, t->cred);
-	struct pub_ctx *pc = &t->ctx;
+	struct prun *run = &t->run;
+	struct pub_ctx *pc = &run->ctx;
 	pc->a = c->a;
 	pc->credentials = t->cred;
-	char env[96];
-	snprintf(env, sizeof(env), "HERALD_%s_BASE_URL", t->pr->identifier);
-	for (char *q = env; *q; q++)
-		*q = *q == '-' ? '_' : (char)toupper((unsigned char)*q);
-	pc->base_url = getenv(env);
+	pc->base_url = provider_base_url(t->pr);
 	pc->public_url = c->app->cfg->public_url;
 	pc->channel_id = t->ch->id;
 	pc->channel_name = t->ch->name;
@@ -236,5 +200,13 @@ void h_integration_trigger(void *p)
 	pc->media = json_array();
 	arena_defer(c->a, free_json, pc->media);
 	pc->data = json_is_object(data) ? data : pc->settings;
-	step(t, t->tool->run(pc, NULL), NULL);
+	run->pr = t->pr;
+	run->run = t->tool->run;
+	run->hc = c->hc;
+	run->allow_refresh = 1;
+	run->on_credentials = trig_credentials;
+	run->before_send = trig_defer;
+	run->done = trig_done;
+	run->arg = t;
+	prun_start(run);
 }

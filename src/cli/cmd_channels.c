@@ -1,10 +1,19 @@
-/* channels: connect, list and remove channels from the command line. */
+/* channels: connect, list and remove channels from the command line.
+ *
+ * add proves the credentials against the platform first, like POST
+ * /v1/accounts (provider->verify through providers/run.c on a private
+ * event loop run until the check is done: this command has no server
+ * loop); --no-verify skips that for offline setups. */
 #include "cli.h"
 #include "../core/arena.h"
+#include "../core/config.h"
 #include "../core/crypto.h"
+#include "../http/client.h"
 #include "../providers/provider.h"
+#include "../providers/run.h"
 #include "../store/store.h"
 
+#include <event2/event.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -13,6 +22,7 @@
 
 struct chan_args {
 	const char *org, *provider, *name, *credentials, *id;
+	int no_verify;
 };
 
 static int parse(int argc, char **argv, struct chan_args *a, const char *sub)
@@ -24,6 +34,10 @@ static int parse(int argc, char **argv, struct chan_args *a, const char *sub)
 		const char *arg = argv[i];
 		if (!strcmp(arg, "--local"))
 			continue;
+		if (!strcmp(arg, "--no-verify")) {
+			a->no_verify = 1;
+			continue;
+		}
 		if (!strcmp(arg, "--org"))
 			dst = &a->org;
 		else if (!strcmp(arg, "--provider"))
@@ -57,7 +71,90 @@ static int org_id_of(struct store *st, struct arena *ar, const char *org, char *
 	return 0;
 }
 
-static int channels_add(struct store *st, struct arena *ar, struct chan_args *a)
+struct local_verify {
+	struct prun run;
+	struct event_base *base;
+	int finished;
+	enum pub_status st;
+};
+
+static void local_verify_done(struct prun *p, enum pub_status st)
+{
+	struct local_verify *lv = p->arg;
+	lv->finished = 1;
+	lv->st = st;
+	event_base_loopbreak(lv->base);
+}
+
+static void free_json_cli(void *p)
+{
+	json_decref(p);
+}
+
+/* 0 verified (*out: the provider's output, freed with ar); otherwise the
+ * exit status (said on stderr): 3 refused, as a validation failure; 6 the
+ * platform down, busy or unreachable, as a network failure (cli.h). */
+static int verify_local(struct arena *ar, const struct config *cfg, const struct provider *pr,
+			json_t *cred, json_t **out)
+{
+	*out = NULL;
+	struct local_verify *lv = arena_alloc(ar, sizeof(*lv));
+	lv->base = event_base_new();
+	struct hclient *hc = lv->base ? hclient_new(lv->base) : NULL;
+	struct prun *p = &lv->run;
+	struct pub_ctx *pc = &p->ctx;
+	pc->a = ar;
+	pc->credentials = cred;
+	pc->base_url = provider_base_url(pr);
+	pc->public_url = cfg ? cfg->public_url : NULL;
+	pc->settings = json_object();
+	arena_defer(ar, free_json_cli, pc->settings);
+	pc->media = json_array();
+	arena_defer(ar, free_json_cli, pc->media);
+	pc->data = pc->settings;
+	p->pr = pr;
+	p->run = pr->verify;
+	p->hc = hc;
+	p->done = local_verify_done;
+	p->arg = lv;
+	prun_start(p);
+	if (!lv->finished && lv->base)
+		event_base_dispatch(lv->base);
+	if (hc)
+		hclient_free(hc);
+	if (lv->base)
+		event_base_free(lv->base);
+	if (!lv->finished) {
+		fprintf(stderr, "herald channels add: the check with %s did not finish\n", pr->name);
+		return 6;
+	}
+	const char *msg, *field;
+	enum herr e = prun_verify_error(p, lv->st, &msg, &field);
+	if (e == HERR_OK) {
+		*out = pc->output;
+		return 0;
+	}
+	fprintf(stderr, "herald channels add: %s: %s%s%s%s\n", herr_info(e)->code, msg,
+		field ? " (" : "", field ? field : "", field ? ")" : "");
+	json_t *resp = p->last_body ? prun_redact(p->last_body, cred) : NULL;
+	if (resp) {
+		char *txt = json_dumps(resp, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (txt)
+			fprintf(stderr, "%s answered: %s\n", pr->name, txt);
+		free(txt);
+		json_decref(resp);
+	}
+	if (herr_info(e)->retryable) {
+		fprintf(stderr, "nothing was stored; try again later, or add --no-verify to store "
+				"the channel unchecked\n");
+		return 6;
+	}
+	fprintf(stderr, "nothing was stored\n");
+	return 3;
+}
+
+static int channels_add(struct store *st, struct arena *ar, struct chan_args *a,
+			const struct config *cfg)
 {
 	if (!a->provider || !a->credentials) {
 		fprintf(stderr, "herald channels add: --provider and --credentials are required\n");
@@ -82,6 +179,20 @@ static int channels_add(struct store *st, struct arena *ar, struct chan_args *a)
 		fprintf(stderr, "herald channels add: %s\n", err);
 		json_decref(cred);
 		return 1;
+	}
+	json_t *verified = NULL;
+	if (!a->no_verify && pr->verify) {
+		int vrc = verify_local(ar, cfg, pr, cred, &verified);
+		if (vrc) {
+			json_decref(cred);
+			return vrc;
+		}
+		const char *vp = json_string_value(json_object_get(verified, "profile"));
+		const char *vn = json_string_value(json_object_get(verified, "name"));
+		if (vp && *vp)
+			profile = arena_strdup(ar, vp);
+		if (!a->name && vn && *vn)
+			a->name = arena_strdup(ar, vn);
 	}
 	char *org_id;
 	if (org_id_of(st, ar, a->org, &org_id)) {
@@ -140,7 +251,8 @@ int cmd_channels(int argc, char **argv, struct config *cfg)
 	int rc = 1;
 	char *org_id;
 	if (!strcmp(sub, "add")) {
-		rc = channels_add(st, ar, &a);
+		providers_configure(cfg);
+		rc = channels_add(st, ar, &a, cfg);
 	} else if (!strcmp(sub, "list")) {
 		struct store_channel *v;
 		size_t n;

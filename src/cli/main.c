@@ -48,11 +48,14 @@ const struct command commands[] = {
 	 "revoke  revoke a key by id\n",
 	 "create list revoke", "--org --data-dir --database-url"},
 	{"channels", cmd_channels,
-	 "herald channels add --org NAME --provider ID --name NAME --credentials JSON | list [--org NAME | --url URL] | remove --org NAME ID",
+	 "herald channels add --org NAME --provider ID --name NAME --credentials JSON [--no-verify] | list [--org NAME | --url URL] | remove --org NAME ID",
 	 "manage channels (integrations)",
 	 "add     connect a channel with credentials, e.g.\n"
 	 "        herald channels add --org acme --provider webhook --name hook \\\n"
 	 "          --credentials '{\"url\":\"https://example.com/hook\"}'\n"
+	 "        The platform checks the credentials first (its who-am-I call);\n"
+	 "        refused or unreachable, nothing is stored. --no-verify stores them\n"
+	 "        unchecked (offline setup).\n"
 	 "list    list channels of an organization\n"
 	 "remove  remove a channel and cancel its unpublished posts\n"
 	 "\n"
@@ -60,7 +63,7 @@ const struct command commands[] = {
 	 "list asks a server (GET /v1/accounts, the key's organization) when a server is\n"
 	 "named with --url or HERALD_URL and neither --org nor --local is given; otherwise\n"
 	 "it reads the local database.\n" CLIENT_HELP,
-	 "add list remove", "--org --provider --name --credentials --local " CLIENT_OPTS},
+	 "add list remove", "--org --provider --name --credentials --no-verify --local " CLIENT_OPTS},
 	{"post", cmd_post,
 	 "herald post TEXT --to CHANNELS [--at TIME | --now | --draft | --queue] [--media FILE|URL]... [--thread TEXT]...",
 	 "create a post on a herald server",

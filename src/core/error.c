@@ -22,6 +22,10 @@ static const struct herr_info table[HERR__COUNT] = {
 	[HERR_UNAVAILABLE] = {"service_unavailable", 503, 1, "herald is not ready or is shutting down"},
 	[HERR_NOT_ACCEPTABLE] = {"not_acceptable", 406, 0, "the Accept header allows no type this route answers with"},
 	[HERR_ORIGIN_FORBIDDEN] = {"origin_not_allowed", 403, 0, "requests from this browser origin are refused"},
+	/* 400, not platform_auth_failed's 401: the caller's request (its
+	 * credentials field) is what to fix, and a 401 would read as a bad
+	 * API key to HTTP clients */
+	[HERR_CREDENTIALS_REJECTED] = {"credentials_rejected", 400, 0, "the platform refused the credentials given for a channel"},
 };
 
 const struct herr_info *herr_info(enum herr e)

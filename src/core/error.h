@@ -31,6 +31,7 @@ enum herr {
 	HERR_UNAVAILABLE,         /* 503: not ready, shutting down */
 	HERR_NOT_ACCEPTABLE,      /* 406 */
 	HERR_ORIGIN_FORBIDDEN,    /* 403: browser Origin not allowed (MCP) */
+	HERR_CREDENTIALS_REJECTED, /* 400: connecting a channel, the platform refused them */
 	HERR__COUNT
 };
 

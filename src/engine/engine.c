@@ -531,11 +531,7 @@ void engine_item_ctx(struct pub_ctx *c, struct arena *ia, json_t *cred,
 	memset(c, 0, sizeof(*c));
 	c->a = ia;
 	c->credentials = cred;
-	char env[96];
-	snprintf(env, sizeof(env), "HERALD_%s_BASE_URL", pr->identifier);
-	for (char *p = env; *p; p++)
-		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-	c->base_url = getenv(env);
+	c->base_url = provider_base_url(pr);
 	c->public_url = cfg->public_url;
 	c->item_id = it->id;
 	c->root_id = items[0].id;

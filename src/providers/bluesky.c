@@ -1718,7 +1718,9 @@ static enum pub_status begin(struct pub_ctx *c)
 	return advance(c, s);
 }
 
-static enum pub_status on_session(struct pub_ctx *c, struct bs *s, const struct hresp *r)
+/* Keep the session of a createSession/refreshSession answer in the
+ * credentials; -1 (c->error set) when the answer has none. */
+static int session_store(struct pub_ctx *c, const struct hresp *r)
 {
 	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
 	const char *acc = json_string_value(json_object_get(j, "accessJwt"));
@@ -1728,7 +1730,7 @@ static enum pub_status on_session(struct pub_ctx *c, struct bs *s, const struct 
 	if (!acc || !did) {
 		json_decref(j);
 		c->error = "Bluesky answered the login without accessJwt or did";
-		return PUB_RETRY;
+		return -1;
 	}
 	json_object_set_new(c->credentials, "accessJwt", json_string(acc));
 	if (ref)
@@ -1740,6 +1742,13 @@ static enum pub_status on_session(struct pub_ctx *c, struct bs *s, const struct 
 		json_object_set_new(c->credentials, "handle", json_string(handle));
 	json_decref(j);
 	c->credentials_changed = 1;
+	return 0;
+}
+
+static enum pub_status on_session(struct pub_ctx *c, struct bs *s, const struct hresp *r)
+{
+	if (session_store(c, r))
+		return PUB_RETRY;
 	return s->resume != OP_NONE ? start(c, s, s->resume) : advance(c, s);
 }
 
@@ -2102,6 +2111,64 @@ static enum pub_status bsky_tool_profile(struct pub_ctx *c, const struct hresp *
 	return advance(c, s);
 }
 
+/* Verify: a fresh com.atproto.server.createSession with the identifier
+ * and app password (a cached session would prove nothing about them).
+ * The session is kept in the credentials like publish keeps it, so the
+ * first publish reuses it instead of logging in again. */
+static enum pub_status bsky_verify(struct pub_ctx *c, const struct hresp *r)
+{
+	if (!r) {
+		struct bs *s = arena_alloc(c->a, sizeof(*s));
+		c->state = s;
+		const char *svc = c->base_url && *c->base_url ? c->base_url : cred_str(c, "service");
+		char *pds = arena_strdup(c->a, svc ? svc : DEFAULT_SERVICE);
+		size_t l = strlen(pds);
+		while (l > 8 && pds[l - 1] == '/')
+			pds[--l] = 0;
+		s->pds = pds;
+		if (!cred_str(c, "identifier") || !cred_str(c, "password")) {
+			c->error = "the channel has no identifier or app password";
+			c->error_field = cred_str(c, "identifier") ? "credentials.password"
+								   : "credentials.identifier";
+			return PUB_FAILED;
+		}
+		return start(c, s, OP_SESSION);
+	}
+	if (r->status >= 200 && r->status < 300) {
+		if (session_store(c, r))
+			return PUB_RETRY;
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		json_t *out = json_object();
+		arena_defer(c->a, free_json, out);
+		const char *handle = json_string_value(json_object_get(j, "handle"));
+		const char *did = json_string_value(json_object_get(j, "did"));
+		if (handle && strcmp(handle, "handle.invalid"))
+			json_object_set_new(out, "profile", json_string(arena_printf(c->a, "@%s", handle)));
+		json_object_set_new(out, "handle", json_string(handle ? handle : ""));
+		json_object_set_new(out, "did", json_string(did ? did : ""));
+		json_object_set_new(out, "service", json_string(((struct bs *)c->state)->pds));
+		json_t *email = json_object_get(j, "email");
+		if (json_is_string(email))
+			json_object_set(out, "email", email);
+		json_t *active = json_object_get(j, "active");
+		if (json_is_boolean(active))
+			json_object_set(out, "active", active);
+		json_decref(j);
+		c->output = out;
+		return PUB_OK;
+	}
+	if (r->status == 429 || r->status >= 500)
+		return fail(c, r, "createSession");
+	/* 401 AuthenticationRequired "Invalid identifier or password", 400
+	 * InvalidRequest, AccountTakedown...: the login is refused */
+	c->error = arena_printf(c->a, "Bluesky refused the login for %s: %s", cred_str(c, "identifier"),
+				xrpc_error(c, r, NULL));
+	c->error_field = "credentials.password";
+	json_object_del(c->credentials, "accessJwt");
+	json_object_del(c->credentials, "refreshJwt");
+	return PUB_FAILED;
+}
+
 static const struct provider_tool bsky_tools[] = {
 	{"profile", "the connected account's profile (handle, display name, counts)", "[]",
 	 bsky_tool_profile},
@@ -2132,6 +2199,7 @@ const struct provider provider_bluesky = {
 	.tools = bsky_tools,
 	.refresh = NULL,
 	.min_interval_ms = 0,
+	.verify = bsky_verify,
 };
 
 json_t *bsky_facets_json(struct arena *a, const char *content, char **text_out)

@@ -1040,6 +1040,117 @@ static enum pub_status dc_tool_channels(struct pub_ctx *c, const struct hresp *r
 	return PUB_SEND;
 }
 
+/* Verify.  Webhook mode: GET the webhook URL itself (no auth header: the
+ * token is in the URL), which answers the webhook object {id, type,
+ * guild_id, channel_id, name, ...}; 401 or 404 (Unknown Webhook, 10015)
+ * means the URL is dead.  Bot mode: GET /channels/{channel} with
+ * `Authorization: Bot <token>`: 401 is the token, 403 (Missing Access) and
+ * 404 (Unknown Channel) the channel.  The server id a bot channel answers
+ * is kept (credentials.guild) for message links when none was given. */
+static enum pub_status dc_verify(struct pub_ctx *c, const struct hresp *r)
+{
+	struct dc *s = c->state;
+	if (!r) {
+		s = arena_alloc(c->a, sizeof(*s));
+		c->state = s;
+		const char *bad = read_cred(c->a, c->credentials, &s->d);
+		if (bad) {
+			c->error = bad;
+			c->error_field = "credentials";
+			return PUB_FAILED;
+		}
+		const char *base = c->base_url && *c->base_url ? c->base_url : NULL;
+		if (!base)
+			base = s->d.webhook && !s->d.discord_host
+				       ? arena_printf(c->a, "%s/api/v10", s->d.origin)
+				       : DC_BASE;
+		size_t bl = strlen(base);
+		while (bl && base[bl - 1] == '/')
+			bl--;
+		c->req.method = "GET";
+		c->req.safe = 1;
+		c->req.timeout_ms = 20000;
+		c->req.headers[0] = DC_UA;
+		if (s->d.webhook) {
+			c->req.url = arena_printf(c->a, "%.*s/webhooks/%s/%s", (int)bl, base, s->d.wid,
+						  s->d.wtoken);
+			c->req.log_url = arena_printf(c->a, "%.*s/webhooks/%s/***", (int)bl, base, s->d.wid);
+			c->req.headers[1] = NULL;
+		} else {
+			c->req.url = arena_printf(c->a, "%.*s/channels/%s", (int)bl, base, s->d.channel);
+			c->req.headers[1] = arena_printf(c->a, "Authorization: Bot %s", s->d.token);
+			c->req.headers[2] = NULL;
+		}
+		return PUB_SEND;
+	}
+	long st = r->status;
+	if (st < 200 || st >= 300) {
+		enum pub_status ps = answer(c, s, r);
+		if (ps == PUB_RETRY)
+			return ps;
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		const char *msg = json_string_value(json_object_get(j, "message"));
+		const char *what = arena_printf(c->a, "HTTP %ld: %s", st,
+						msg ? msg : r->body_len ? arena_printf(c->a, "%.300s", r->body)
+									: "(empty body)");
+		json_decref(j);
+		if (s->d.webhook) {
+			c->error = arena_printf(c->a,
+						"Discord does not know this webhook (%s); copy the URL "
+						"again from the channel's Integrations > Webhooks",
+						what);
+			c->error_field = "credentials.webhook_url";
+		} else if (st == 401) {
+			c->error = arena_printf(c->a,
+						"Discord refused the bot token (%s); reset it in the "
+						"Developer Portal (Bot > Reset Token)",
+						what);
+			c->error_field = "credentials.token";
+		} else {
+			c->error = arena_printf(c->a,
+						"the bot cannot see channel %s (%s); invite the bot to the "
+						"server and give it View Channel and Send Messages there",
+						s->d.channel, what);
+			c->error_field = "credentials.channel";
+		}
+		return PUB_FAILED;
+	}
+	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		c->error = "Discord answered with something that is not an object";
+		return PUB_RETRY;
+	}
+	arena_defer(c->a, pv_free_json, j);
+	json_t *out = json_object();
+	arena_defer(c->a, pv_free_json, out);
+	static const char *const keep[] = {"id", "type", "guild_id", "channel_id", "name", NULL};
+	for (int k = 0; keep[k]; k++) {
+		json_t *v = json_object_get(j, keep[k]);
+		if (v && !json_is_null(v))
+			json_object_set(out, keep[k], v);
+	}
+	const char *name = json_string_value(json_object_get(j, "name"));
+	const char *guild = json_string_value(json_object_get(j, "guild_id"));
+	if (s->d.webhook) {
+		json_object_set_new(out, "profile",
+				    json_string(name ? arena_printf(c->a, "webhook %s", name)
+						     : arena_printf(c->a, "webhook %s", s->d.wid)));
+	} else {
+		json_object_set_new(out, "profile",
+				    json_string(name ? arena_printf(c->a, "#%s", name)
+						     : arena_printf(c->a, "channel %s", s->d.channel)));
+		if (!s->d.guild && guild && snowflake_ok(guild)) {
+			json_object_set_new(c->credentials, "guild", json_string(guild));
+			c->credentials_changed = 1;
+		}
+	}
+	if (name)
+		json_object_set_new(out, "name", json_string(name));
+	c->output = out;
+	return PUB_OK;
+}
+
 static const struct provider_tool dc_tools[] = {
 	{"channels", "text, announcement and forum channels of the bot's server: ids for the channel setting",
 	 "[{\"key\":\"guild\",\"type\":\"string\",\"description\":\"server id (default: the connected one)\"}]",
@@ -1072,4 +1183,5 @@ const struct provider provider_discord = {
 	.unpublish = dc_unpublish,
 	.tools = dc_tools,
 	.min_interval_ms = 1000,
+	.verify = dc_verify,
 };

@@ -663,6 +663,44 @@ static enum pub_status masto_tool_lists(struct pub_ctx *c, const struct hresp *r
 	return masto_tool_get(c, r, "/api/v1/lists", 1);
 }
 
+/* Verify: GET /api/v1/accounts/verify_credentials with the token (the
+ * tool "profile"), plus the profile herald shows: @username@instance. */
+static enum pub_status masto_verify(struct pub_ctx *c, const struct hresp *r)
+{
+	enum pub_status st = masto_tool_get(c, r, "/api/v1/accounts/verify_credentials", 0);
+	if (!r) {
+		if (st != PUB_SEND)
+			c->error_field = "credentials.access_token";
+		return st;
+	}
+	if (st == PUB_AUTH_EXPIRED || r->status == 401 || r->status == 403) {
+		c->error = arena_printf(c->a, "Mastodon refused the access token (verify_credentials): "
+					      "HTTP %ld %s", r->status, masto_error(c, r));
+		c->error_field = "credentials.access_token";
+		return PUB_FAILED;
+	}
+	if (st == PUB_FAILED) {
+		/* 404 and the like: that URL is no Mastodon API */
+		c->error = arena_printf(c->a, "%s has no Mastodon API (verify_credentials: HTTP %ld %s)",
+					json_string_value(json_object_get(c->credentials, "instance")),
+					r->status, masto_error(c, r));
+		c->error_field = "credentials.instance";
+		return st;
+	}
+	if (st != PUB_OK)
+		return st;
+	const char *inst = json_string_value(json_object_get(c->credentials, "instance"));
+	const char *host = inst && strstr(inst, "://") ? strstr(inst, "://") + 3 : inst;
+	const char *user = json_string_value(json_object_get(c->output, "username"));
+	const char *dn = json_string_value(json_object_get(c->output, "display_name"));
+	if (user)
+		json_object_set_new(c->output, "profile",
+				    json_string(arena_printf(c->a, "@%s@%s", user, host ? host : "")));
+	if (dn && *dn)
+		json_object_set_new(c->output, "name", json_string(dn));
+	return PUB_OK;
+}
+
 static const struct provider_tool masto_tools[] = {
 	{"profile", "the account the token belongs to (verify_credentials)", "[]", masto_tool_profile},
 	{"lists", "the account's lists: [{id, title}]", "[]", masto_tool_lists},
@@ -693,4 +731,5 @@ const struct provider provider_mastodon = {
 	.tools = masto_tools,
 	.refresh = NULL,
 	.min_interval_ms = 0,
+	.verify = masto_verify,
 };

@@ -93,6 +93,9 @@ struct pub_ctx {
 	 * arena_defer on c->a) */
 	json_t *data;
 	json_t *output;
+	/* verify: the credential the platform refused ("credentials.token"),
+	 * set with PUB_FAILED / PUB_AUTH_EXPIRED; NULL: "credentials" */
+	const char *error_field;
 };
 
 #define PROV_THREADS      (1u << 0) /* value[1..] publish as replies */
@@ -170,7 +173,23 @@ struct provider {
 	 * announced.  Served by /v1/platforms; a test fails 90 days before. */
 	const char *api_version;
 	const char *api_sunset;
+	/* Prove the credentials against the platform with its "who am I"
+	 * call(s), before a channel is stored (POST /v1/accounts, channels
+	 * add) and for GET /v1/accounts/{id}/health.  The publish step
+	 * protocol; its requests only read.  PUB_OK with c->output = {profile:
+	 * the display handle, name?: a display name, platform ids...} (owned
+	 * by the provider: arena_defer on c->a); PUB_FAILED / PUB_AUTH_EXPIRED
+	 * when the platform refuses, c->error in its words and c->error_field
+	 * naming the credential; PUB_RETRY when it is down or busy.  Session
+	 * tokens it obtains go into c->credentials (credentials_changed), so
+	 * the first publish reuses them.  NULL: nothing to ask the platform
+	 * (rss, webhook, nostr: checked offline by connect). */
+	enum pub_status (*verify)(struct pub_ctx *c, const struct hresp *prev);
 };
+
+/* HERALD_<PROVIDER>_BASE_URL (identifier upper-cased, '-' as '_'): where
+ * tests point a provider instead of the platform; NULL when unset. */
+const char *provider_base_url(const struct provider *pr);
 
 /* Standard Webhooks signature "v1,<base64>" of body (webhook.c). */
 int webhook_sign(const char *secret, const char *msg_id, const char *ts, const char *body,

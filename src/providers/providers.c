@@ -7,6 +7,8 @@
 #include "../core/timeutil.h"
 #include "../http/client.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -63,6 +65,15 @@ size_t provider_count(void)
 const struct provider *provider_at(size_t i)
 {
 	return i < NPROV ? table[i] : NULL;
+}
+
+const char *provider_base_url(const struct provider *pr)
+{
+	char env[96];
+	snprintf(env, sizeof(env), "HERALD_%s_BASE_URL", pr->identifier);
+	for (char *p = env; *p; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	return getenv(env);
 }
 
 int64_t pub_retry_after(const struct hresp *r)

@@ -1024,6 +1024,101 @@ static enum pub_status sl_tool_channels(struct pub_ctx *c, const struct hresp *r
 	return PUB_OK;
 }
 
+/* Verify: auth.test (POST, Bearer token) -> {ok, url, team, user,
+ * team_id, user_id, bot_id?}, then conversations.info?channel=<id> (GET,
+ * Bearer) -> {ok, channel:{id, name, is_private, is_member, ...}}.  Slack
+ * answers refusals as HTTP 200 with ok:false: invalid_auth, not_authed,
+ * account_inactive, token_revoked... name the token; channel_not_found and
+ * the like name the channel.  The workspace host auth.test reports is
+ * kept (credentials.workspace, for message links) when none was given. */
+struct sl_verify {
+	struct sl s;
+	json_t *auth;
+	int phase; /* 0 auth.test, 1 conversations.info */
+};
+
+static enum pub_status sl_verify(struct pub_ctx *c, const struct hresp *r)
+{
+	struct sl_verify *v = c->state;
+	if (!r) {
+		v = arena_alloc(c->a, sizeof(*v));
+		c->state = v;
+		v->s.token = json_string_value(json_object_get(c->credentials, "token"));
+		v->s.channel = json_string_value(json_object_get(c->credentials, "channel"));
+		if (!v->s.token || !token_ok(v->s.token)) {
+			c->error = "credentials.token is not a Slack token";
+			c->error_field = "credentials.token";
+			return PUB_FAILED;
+		}
+		if (!v->s.channel || !channel_ok(v->s.channel)) {
+			c->error = "credentials.channel is not a channel id";
+			c->error_field = "credentials.channel";
+			return PUB_FAILED;
+		}
+		const char *base = c->base_url && *c->base_url ? c->base_url : SL_BASE;
+		size_t bl = strlen(base);
+		while (bl && base[bl - 1] == '/')
+			bl--;
+		v->s.base = arena_strndup(c->a, base, bl);
+		api_req(c, &v->s, "auth.test", FORM, "");
+		c->req.timeout_ms = 20000;
+		c->req.safe = 1;
+		return PUB_SEND;
+	}
+	json_t *j;
+	const char *method = v->phase ? "conversations.info" : "auth.test";
+	enum pub_status st = api_check(c, &v->s, r, method, 0, &j);
+	if (st == PUB_AUTH_EXPIRED) {
+		c->error_field = "credentials.token";
+		return PUB_FAILED;
+	}
+	if (st == PUB_FAILED) {
+		c->error_field = v->phase ? "credentials.channel" : "credentials.token";
+		return PUB_FAILED;
+	}
+	if (st != PUB_OK)
+		return st;
+	if (!v->phase) {
+		v->auth = j;
+		v->phase = 1;
+		c->req.method = "GET";
+		c->req.url = arena_printf(c->a, "%s/conversations.info?channel=%s", v->s.base,
+					  urlenc(c->a, v->s.channel));
+		c->req.timeout_ms = 20000;
+		c->req.safe = 1;
+		c->req.headers[0] = arena_printf(c->a, "Authorization: Bearer %s", v->s.token);
+		c->req.headers[1] = NULL;
+		return PUB_SEND;
+	}
+	json_t *ch = json_object_get(j, "channel");
+	const char *name = json_string_value(json_object_get(ch, "name"));
+	const char *team = json_string_value(json_object_get(v->auth, "team"));
+	const char *url = json_string_value(json_object_get(v->auth, "url"));
+	json_t *out = json_object();
+	arena_defer(c->a, pv_free_json, out);
+	const char *cname = name ? arena_printf(c->a, "#%s", name) : arena_printf(c->a, "#%s", v->s.channel);
+	json_object_set_new(out, "profile",
+			    json_string(team ? arena_printf(c->a, "%s %s", team, cname) : cname));
+	json_object_set_new(out, "name", json_string(cname));
+	static const char *const keep[] = {"team", "team_id", "user", "user_id", "bot_id", "url", NULL};
+	for (int k = 0; keep[k]; k++) {
+		json_t *x = json_object_get(v->auth, keep[k]);
+		if (json_is_string(x))
+			json_object_set(out, keep[k], x);
+	}
+	json_object_set_new(out, "channel",
+			    json_pack("{s:s,s:s,s:b,s:b}", "id", v->s.channel, "name", name ? name : "",
+				      "isPrivate", json_is_true(json_object_get(ch, "is_private")),
+				      "isMember", json_is_true(json_object_get(ch, "is_member"))));
+	const char *host = url ? workspace_host(c->a, url) : NULL;
+	if (host && !json_is_string(json_object_get(c->credentials, "workspace"))) {
+		json_object_set_new(c->credentials, "workspace", json_string(host));
+		c->credentials_changed = 1;
+	}
+	c->output = out;
+	return PUB_OK;
+}
+
 static const struct provider_tool sl_tools[] = {
 	{"channels", "channels the bot can see (conversations.list): ids for the channel setting",
 	 "[]", sl_tool_channels},
@@ -1054,4 +1149,5 @@ const struct provider provider_slack = {
 	.unpublish = sl_unpublish,
 	.tools = sl_tools,
 	.min_interval_ms = 1000,
+	.verify = sl_verify,
 };

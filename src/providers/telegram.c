@@ -1053,6 +1053,148 @@ static enum pub_status tg_tool_getchat(struct pub_ctx *c, const struct hresp *r)
 	return PUB_SEND;
 }
 
+/* Verify: getMe (the token is a live bot), getChat (the chat exists and
+ * the bot can see it) and getChatMember of the bot in it (still a member;
+ * an administrator where only administrators post: channels).  Each is a
+ * POST of JSON to /bot<token>/<method> (no getChatMember for a private
+ * chat: it has no members to ask about); Telegram answers {"ok", "result"}
+ * or {"ok": false, "error_code", "description"}. */
+struct tg_verify {
+	struct tg s;
+	json_t *bot, *chat;
+};
+
+static void tg_verify_req(struct pub_ctx *c, struct tg_verify *v, const char *method, json_t *body)
+{
+	api_req(c, &v->s, method);
+	char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	c->req.body = txt ? arena_strdup(c->a, txt) : "{}";
+	c->req.body_len = strlen(c->req.body);
+	free(txt);
+	c->req.headers[0] = "Content-Type: application/json";
+	c->req.headers[1] = NULL;
+	c->req.timeout_ms = 20000;
+	c->req.safe = 1;
+}
+
+static enum pub_status tg_verified(struct pub_ctx *c, struct tg_verify *v, const char *status);
+
+static enum pub_status tg_verify(struct pub_ctx *c, const struct hresp *r)
+{
+	struct tg_verify *v = c->state;
+	if (!r) {
+		v = arena_alloc(c->a, sizeof(*v));
+		c->state = v;
+		v->s.token = json_string_value(json_object_get(c->credentials, "token"));
+		v->s.chat = chat_of(c->a, c->credentials);
+		if (!v->s.token || !token_ok(v->s.token)) {
+			c->error = "credentials.token is not a bot token";
+			c->error_field = "credentials.token";
+			return PUB_FAILED;
+		}
+		if (!v->s.chat) {
+			c->error = "credentials.chat_id is missing";
+			c->error_field = "credentials.chat_id";
+			return PUB_FAILED;
+		}
+		v->s.botid = arena_strndup(c->a, v->s.token, strcspn(v->s.token, ":"));
+		const char *base = c->base_url && *c->base_url ? c->base_url : TG_BASE;
+		size_t bl = strlen(base);
+		while (bl && base[bl - 1] == '/')
+			bl--;
+		v->s.base = arena_strndup(c->a, base, bl);
+		tg_verify_req(c, v, "getMe", NULL);
+		return PUB_SEND;
+	}
+	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+	if (j)
+		arena_defer(c->a, pv_free_json, j);
+	json_t *res = json_object_get(j, "result");
+	int ok = r->status >= 200 && r->status < 300 && json_is_true(json_object_get(j, "ok"));
+	const char *m = v->s.method;
+	if (!ok || !json_is_object(res)) {
+		const char *desc = json_string_value(json_object_get(j, "description"));
+		c->error = arena_printf(c->a, "Telegram answered %s with HTTP %ld: %s", m, r->status,
+					desc ? desc : r->body_len ? arena_printf(c->a, "%.300s", r->body)
+								  : "(empty body)");
+		if (r->status == 429 || r->status >= 500)
+			return PUB_RETRY;
+		if (ok) /* 200 without a result object */
+			return PUB_RETRY;
+		/* getMe: 401 Unauthorized, or 404 Not Found for a token
+		 * Telegram does not know; later calls: the chat */
+		c->error_field = !strcmp(m, "getMe") ? "credentials.token" : "credentials.chat_id";
+		return PUB_FAILED;
+	}
+	if (!strcmp(m, "getMe")) {
+		v->bot = res;
+		tg_verify_req(c, v, "getChat", json_pack("{s:s}", "chat_id", v->s.chat));
+		return PUB_SEND;
+	}
+	if (!strcmp(m, "getChat")) {
+		v->chat = res;
+		const char *ty = json_string_value(json_object_get(res, "type"));
+		/* a private chat the bot can read is one whose user started it:
+		 * there is no membership to ask about */
+		if (ty && !strcmp(ty, "private"))
+			return tg_verified(c, v, "private");
+		json_t *id = json_object_get(v->bot, "id");
+		tg_verify_req(c, v, "getChatMember",
+			      json_pack("{s:s,s:O}", "chat_id", v->s.chat, "user_id", id ? id : json_null()));
+		return PUB_SEND;
+	}
+	/* getChatMember */
+	const char *status = json_string_value(json_object_get(res, "status"));
+	const char *type = json_string_value(json_object_get(v->chat, "type"));
+	const char *bot = json_string_value(json_object_get(v->bot, "username"));
+	status = status ? status : "";
+	int admin = !strcmp(status, "administrator") || !strcmp(status, "creator");
+	int gone = !strcmp(status, "left") || !strcmp(status, "kicked");
+	int restricted = !strcmp(status, "restricted") &&
+			 json_is_false(json_object_get(res, "can_send_messages"));
+	if (gone || restricted || (type && !strcmp(type, "channel") && !admin)) {
+		c->error = arena_printf(c->a,
+					"the bot @%s is %s chat %s; %s", bot ? bot : "?",
+					gone ? "not a member of" : restricted ? "not allowed to post in"
+									  : "not an administrator of",
+					v->s.chat,
+					type && !strcmp(type, "channel")
+						? "add it to the channel as an administrator that may post messages"
+						: "add it to the chat and let it send messages");
+		c->error_field = "credentials.chat_id";
+		return PUB_FAILED;
+	}
+	return tg_verified(c, v, status);
+}
+
+static enum pub_status tg_verified(struct pub_ctx *c, struct tg_verify *v, const char *status)
+{
+	const char *bot = json_string_value(json_object_get(v->bot, "username"));
+	const char *title = json_string_value(json_object_get(v->chat, "title"));
+	const char *uname = json_string_value(json_object_get(v->chat, "username"));
+	const char *first = json_string_value(json_object_get(v->chat, "first_name"));
+	json_t *out = json_object();
+	arena_defer(c->a, pv_free_json, out);
+	json_object_set_new(out, "profile",
+			    json_string(uname ? arena_printf(c->a, "@%s", uname)
+					      : arena_printf(c->a, "chat %s", v->s.chat)));
+	if (title || first)
+		json_object_set_new(out, "name", json_string(title ? title : first));
+	json_object_set(out, "chat", v->chat);
+	json_object_set_new(out, "bot",
+			    json_pack("{s:O,s:s,s:s}", "id",
+				      json_object_get(v->bot, "id") ? json_object_get(v->bot, "id")
+								    : json_null(),
+				      "username", bot ? bot : "", "first_name",
+				      json_string_value(json_object_get(v->bot, "first_name"))
+					      ? json_string_value(json_object_get(v->bot, "first_name"))
+					      : ""));
+	json_object_set_new(out, "memberStatus", json_string(status));
+	c->output = out;
+	return PUB_OK;
+}
+
 static const struct provider_tool tg_tools[] = {
 	{"getChat", "the connected chat (id, type, title, username) as the bot sees it", "[]",
 	 tg_tool_getchat},
@@ -1080,4 +1222,5 @@ const struct provider provider_telegram = {
 	.unpublish = tg_unpublish,
 	.tools = tg_tools,
 	.min_interval_ms = 1000,
+	.verify = tg_verify,
 };

@@ -459,3 +459,120 @@ class FakePlatform:
                 if "json_subset" in w:
                     probs.extend("part %s " % name + x for x in subset(w["json_subset"], got))
         return probs
+
+
+# ---- connect verification ("who am I" calls) -------------------------------
+#
+# The exact requests herald sends to prove credentials when a channel is
+# connected (POST /v1/accounts, `herald channels add`) or checked (GET
+# /v1/accounts/{id}/health), and each platform's own success answer.  The
+# paths assume the base URLs the tests give: HERALD_SLACK_BASE_URL =
+# fake.url + "/api", HERALD_DISCORD_BASE_URL = fake.url + "/api/v10",
+# HERALD_TELEGRAM_BASE_URL = fake.url, and mastodon instance / bluesky
+# service = fake.url.
+
+def masto_account(username="alice", display_name="Alice Example", id="109348"):
+    """A Mastodon Account entity (GET /api/v1/accounts/verify_credentials)."""
+    return {"id": id, "username": username, "acct": username, "display_name": display_name,
+            "locked": False, "bot": False, "created_at": "2022-11-01T00:00:00.000Z",
+            "note": "<p>hi</p>", "url": "https://mastodon.example/@" + username,
+            "avatar": "https://mastodon.example/avatars/original/missing.png",
+            "followers_count": 3, "following_count": 5, "statuses_count": 42,
+            "source": {"privacy": "public", "sensitive": False, "language": "en", "note": "hi",
+                       "fields": []}}
+
+
+def bsky_session(handle="alice.test", did="did:plc:abcdefghijklmnopqrstuvwx"):
+    """com.atproto.server.createSession's answer."""
+    return {"accessJwt": "eyJhbGciOiJIUzI1NiJ9.access." + handle,
+            "refreshJwt": "eyJhbGciOiJIUzI1NiJ9.refresh." + handle,
+            "handle": handle, "did": did, "email": handle.split(".")[0] + "@example.com",
+            "emailConfirmed": True, "active": True}
+
+
+def tg_ok(result):
+    return {"ok": True, "result": result}
+
+
+TG_BOT = {"id": 123456789, "is_bot": True, "first_name": "Herald", "username": "herald_test_bot",
+          "can_join_groups": True, "can_read_all_group_messages": False,
+          "supports_inline_queries": False}
+
+
+def tg_chat(chat_id="-1001234567890", title="Herald News", username="herald_news"):
+    return {"id": int(chat_id), "title": title, "username": username, "type": "channel"}
+
+
+def tg_member(status="administrator"):
+    return {"user": TG_BOT, "status": status, "can_be_edited": False, "can_post_messages": True}
+
+
+def discord_webhook(wid="112233445566778899", token="WebhookTokenAbc_def-1234567890"):
+    """GET /webhooks/{id}/{token}: the webhook object (with its token)."""
+    return {"application_id": None, "avatar": None, "channel_id": "223344556677889900",
+            "guild_id": "998877665544332211", "id": wid, "name": "Herald hook", "type": 1,
+            "token": token}
+
+
+def discord_channel(cid="223344556677889900", name="general"):
+    """GET /channels/{id}: a guild text channel."""
+    return {"id": cid, "type": 0, "guild_id": "998877665544332211", "name": name,
+            "position": 0, "parent_id": None, "nsfw": False, "topic": None,
+            "last_message_id": None, "rate_limit_per_user": 0, "permission_overwrites": [],
+            "flags": 0}
+
+
+def slack_auth(team="Acme", domain="acme"):
+    """auth.test's answer for a bot token."""
+    return {"ok": True, "url": "https://%s.slack.com/" % domain, "team": team,
+            "user": "herald", "team_id": "T0123ABCD", "user_id": "U0123ABCD",
+            "bot_id": "B0123ABCD", "is_enterprise_install": False}
+
+
+def slack_channel(cid="C0123456789", name="general", member=True):
+    return {"ok": True, "channel": {"id": cid, "name": name, "is_channel": True,
+                                    "is_private": False, "is_archived": False,
+                                    "is_member": member, "created": 1449252889}}
+
+
+def verify_exchanges(provider, creds):
+    """The exchanges of a successful verify of `creds` (exact requests)."""
+    if provider == "mastodon":
+        return [{"expect": {"method": "GET", "path": "/api/v1/accounts/verify_credentials",
+                            "headers": {"authorization": "Bearer " + creds["access_token"]}},
+                 "reply": {"json": masto_account()}}]
+    if provider == "bluesky":
+        ident = creds["identifier"].lstrip("@").lower()
+        return [{"expect": {"method": "POST", "path": "/xrpc/com.atproto.server.createSession",
+                            "headers": {"content-type": "application/json",
+                                        "authorization": None},
+                            "json": {"identifier": ident, "password": creds["password"]}},
+                 "reply": {"json": bsky_session(ident)}}]
+    if provider == "telegram":
+        tok, chat = creds["token"], str(creds["chat_id"])
+        h = {"content-type": "application/json"}
+        return [{"expect": {"method": "POST", "path": "/bot%s/getMe" % tok, "headers": h},
+                 "reply": {"json": tg_ok(TG_BOT)}},
+                {"expect": {"method": "POST", "path": "/bot%s/getChat" % tok, "headers": h,
+                            "json": {"chat_id": chat}},
+                 "reply": {"json": tg_ok(tg_chat(chat))}},
+                {"expect": {"method": "POST", "path": "/bot%s/getChatMember" % tok, "headers": h,
+                            "json": {"chat_id": chat, "user_id": TG_BOT["id"]}},
+                 "reply": {"json": tg_ok(tg_member())}}]
+    if provider == "discord":
+        if "webhook_url" in creds:
+            wid, tok = creds["webhook_url"].split("/webhooks/")[1].split("?")[0].split("/")[:2]
+            return [{"expect": {"method": "GET", "path": "/api/v10/webhooks/%s/%s" % (wid, tok),
+                                "headers": {"authorization": None}},
+                     "reply": {"json": discord_webhook(wid, tok)}}]
+        return [{"expect": {"method": "GET", "path": "/api/v10/channels/%s" % creds["channel"],
+                            "headers": {"authorization": "Bot " + creds["token"]}},
+                 "reply": {"json": discord_channel(creds["channel"])}}]
+    if provider == "slack":
+        h = {"authorization": "Bearer " + creds["token"]}
+        return [{"expect": {"method": "POST", "path": "/api/auth.test", "headers": h},
+                 "reply": {"json": slack_auth()}},
+                {"expect": {"method": "GET", "path": "/api/conversations.info",
+                            "query": {"channel": creds["channel"]}, "headers": h},
+                 "reply": {"json": slack_channel(creds["channel"])}}]
+    return []

@@ -542,6 +542,8 @@ class BlueskyPDS(unittest.TestCase):
         """the PDS refuses the login: the post fails as an auth failure with its message"""
         st, _, acct = self.srv.request("POST", "/v1/accounts", key=self.key, body={
             "provider": "bluesky", "name": "bad password",
+            # stored unchecked: a password revoked after connecting
+            "verify": False,
             "credentials": {"service": self.pds.url, "identifier": "alice.test",
                             "password": "aaaa-bbbb-cccc-dddd"}})
         self.assertEqual(st, 201, acct)

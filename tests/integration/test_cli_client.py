@@ -136,7 +136,8 @@ class ClientTest(HeraldTestCase):
 
         def acct(provider, name, cred):
             st, _, b = cls.srv.request("POST", "/v1/accounts", key=cls.key, body={
-                "provider": provider, "name": name, "credentials": cred})
+                "provider": provider, "name": name, "credentials": cred,
+                "verify": False})
             assert st == 201, b
             return b["id"]
         cls.hook = acct("webhook", "Hook A", {"url": "http://127.0.0.1:9/a"})

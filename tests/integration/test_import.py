@@ -41,7 +41,8 @@ class ImportTest(HeraldTestCase):
 
         def acct(provider, name, cred):
             st, _, b = self.srv.request("POST", "/v1/accounts", key=self.key, body={
-                "provider": provider, "name": name, "credentials": cred})
+                "provider": provider, "name": name, "credentials": cred,
+                "verify": False})
             self.assertEqual(st, 201, b)
             return b["id"]
         self.hook = acct("webhook", "Blog Hook", {"url": "http://127.0.0.1:9/a"})

@@ -198,7 +198,7 @@ class MetricsTest(unittest.TestCase):
         self.srv = Herald(env={"HERALD_METRICS": "public", "HERALD_RETRY_BASE_MS": "100"})
         key = self.srv.key("metrics_values")
         st, _, acct = self.srv.request("POST", "/v1/accounts", key=key, body={
-            "provider": "mastodon", "name": "metrics",
+            "provider": "mastodon", "name": "metrics", "verify": False,
             "credentials": {"instance": self.fake.url, "access_token": "tok-metrics-1"}})
         self.assertEqual(st, 201, acct)
         before, types = parse_exposition(self.scrape()[2])

@@ -110,7 +110,7 @@ class NativePostsTest(HeraldTestCase):
     def test_preflight_refuses_before_storing(self):
         key, chans = self.org(1)
         st, h, b = self.srv.request("POST", "/v1/accounts", key=key, body={
-            "provider": "bluesky", "name": "bs",
+            "provider": "bluesky", "name": "bs", "verify": False,
             "credentials": {"identifier": "me.bsky.social", "password": "abcd-efgh-ijkl-mnop"}})
         self.assertEqual(st, 201, b)
         bs = b["id"]
@@ -282,7 +282,7 @@ class NativePostsTest(HeraldTestCase):
         # any request leaves
         key, chans = self.org(1)
         st, h, b = self.srv.request("POST", "/v1/accounts", key=key, body={
-            "provider": "bluesky", "name": "bs",
+            "provider": "bluesky", "name": "bs", "verify": False,
             "credentials": {"identifier": "me.bsky.social", "password": "abcd-efgh-ijkl-mnop",
                             "service": self.rx.url("/never")}})
         self.assertEqual(st, 201, b)
@@ -407,7 +407,7 @@ class NativePostsTest(HeraldTestCase):
     def test_batch_preflight_and_shape_errors(self):
         key, chans = self.org(1)
         st, h, b = self.srv.request("POST", "/v1/accounts", key=key, body={
-            "provider": "bluesky", "name": "bs",
+            "provider": "bluesky", "name": "bs", "verify": False,
             "credentials": {"identifier": "me.bsky.social", "password": "abcd-efgh-ijkl-mnop"}})
         bs = b["id"]
         posts = [{"text": "x" * 301, "scheduledAt": at(), "targets": [{"accountId": bs}]},

@@ -74,7 +74,7 @@ class UnpublishApiTest(unittest.TestCase):
 
     def connect(self, key, provider="mastodon", creds=None):
         st, _, b = self.srv.request("POST", "/v1/accounts", key=key, body={
-            "provider": provider, "name": "%s unpublish" % provider,
+            "provider": provider, "name": "%s unpublish" % provider, "verify": False,
             "credentials": creds or {"instance": self.fake.url, "access_token": TOKEN}})
         self.assertEqual(st, 201, b)
         return b["id"]
@@ -267,7 +267,7 @@ class UnpublishCrashTest(unittest.TestCase):
             node.start()
             key = node.key("unpub_crash")
             st, _, b = node.request("POST", "/v1/accounts", {
-                "provider": "mastodon", "name": "crash",
+                "provider": "mastodon", "name": "crash", "verify": False,
                 "credentials": {"instance": fake.url, "access_token": TOKEN}}, key=key)
             self.assertEqual(st, 201, b)
             ch = b["id"]

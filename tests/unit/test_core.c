@@ -849,6 +849,7 @@ static void test_herr_info(void **st)
 		{HERR_UNAVAILABLE, "service_unavailable", 503, 1},
 		{HERR_NOT_ACCEPTABLE, "not_acceptable", 406, 0},
 		{HERR_ORIGIN_FORBIDDEN, "origin_not_allowed", 403, 0},
+		{HERR_CREDENTIALS_REJECTED, "credentials_rejected", 400, 0},
 	};
 	assert_int_equal(sizeof(want) / sizeof(want[0]), HERR__COUNT);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
