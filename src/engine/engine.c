@@ -266,6 +266,23 @@ static void on_answer(void *arg, const struct hresp *r)
 		}
 		return;
 	}
+	/* an image fetched from the post's own URL gets the same fitted copy
+	 * as a herald-hosted one (serve_local_media): made here, in memory,
+	 * and not kept, since the URL's bytes may change */
+	struct hresp fitted;
+	if (c->req.fit && c->req.user_url && r != &jb->local && !r->curl_code && r->status == 200 &&
+	    r->body_len) {
+		const void *nb = NULL;
+		size_t nl = 0;
+		if (media_fit_mem(jb->ia, r->body, r->body_len, media_fit_for(jb->pr->identifier), &nb,
+				  &nl) == 1) {
+			fitted = *r;
+			fitted.body = (char *)nb;
+			fitted.body_len = nl;
+			fitted.headers = "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n\r\n";
+			r = &fitted;
+		}
+	}
 	c->step++;
 	memset(&c->req, 0, sizeof(c->req));
 	handle(jb, jb->pr->publish(c, r), r);

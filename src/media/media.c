@@ -64,7 +64,7 @@ static void magic_key_init(void)
 	pthread_key_create(&magic_key, magic_free);
 }
 
-int media_sniff(const char *path, char *mime, size_t mlen)
+static magic_t magic_handle(void)
 {
 	if (!tl_magic) {
 		/* the key's destructor closes the handle when the thread ends */
@@ -76,17 +76,32 @@ int media_sniff(const char *path, char *mime, size_t mlen)
 			if (tl_magic)
 				magic_close(tl_magic);
 			tl_magic = NULL;
-			return -1;
+			return NULL;
 		}
 		pthread_setspecific(magic_key, tl_magic);
 	}
-	const char *m = magic_file(tl_magic, path);
+	return tl_magic;
+}
+
+int media_sniff(const char *path, char *mime, size_t mlen)
+{
+	magic_t m0 = magic_handle();
+	const char *m = m0 ? magic_file(m0, path) : NULL;
 	if (!m)
 		return -1;
 	snprintf(mime, mlen, "%s", m);
 	return 0;
 }
 
+int media_sniff_mem(const void *buf, size_t n, char *mime, size_t mlen)
+{
+	magic_t m0 = magic_handle();
+	const char *m = m0 ? magic_buffer(m0, buf, n) : NULL;
+	if (!m)
+		return -1;
+	snprintf(mime, mlen, "%s", m);
+	return 0;
+}
 
 /* libvips is opened on first use (dlopen), not linked: its dependency
  * tree (glib, poppler, ImageMagick, OpenEXR, ...) would cost an idle
@@ -97,7 +112,8 @@ int media_sniff(const char *path, char *mime, size_t mlen)
 	X(vips_image_new_from_file) X(vips_image_get_width) X(vips_image_get_height) \
 	X(vips_error_clear) X(vips_thumbnail) X(vips_image_hasalpha) X(vips_flatten) \
 	X(vips_array_double_newv) X(vips_area_unref) X(vips_jpegsave_buffer)         \
-	X(g_object_unref) X(g_free) X(vips_block_untrusted_set)
+	X(g_object_unref) X(g_free) X(vips_block_untrusted_set) X(vips_thumbnail_buffer)   \
+	X(vips_image_new_from_buffer)
 
 static struct {
 #define VIPS_FIELD(f) __typeof__(&f) f;
@@ -606,6 +622,94 @@ static int write_tmp_then_put(const void *b, size_t n, const char *name)
 	return 0;
 }
 
+/* A JPEG of the image (a file, or bytes when path is NULL) whose longest
+ * side is at most target and whose size is within fit: the quality goes
+ * down first, then the size.  0 with *out from g_malloc (V.g_free it). */
+static int shrink_jpeg(const char *path, const void *in, size_t n, int target,
+		       const struct media_fit *fit, void **out, size_t *outlen)
+{
+	static const int qs[] = {90, 82, 74, 66};
+	for (int round = 0; round < 8; round++) {
+		VipsImage *t = NULL, *flat = NULL;
+		int trc = path ? V.vips_thumbnail(path, &t, target, "height", target, "size", VIPS_SIZE_DOWN, NULL)
+			       : V.vips_thumbnail_buffer((void *)in, n, &t, target, "height", target, "size",
+							 VIPS_SIZE_DOWN, NULL);
+		if (trc) {
+			V.vips_error_clear();
+			return -1;
+		}
+		if (V.vips_image_hasalpha(t)) {
+			VipsArrayDouble *bg = V.vips_array_double_newv(1, 255.0);
+			int frc = V.vips_flatten(t, &flat, "background", bg, NULL);
+			V.vips_area_unref(VIPS_AREA(bg));
+			V.g_object_unref(t);
+			if (frc) {
+				V.vips_error_clear();
+				return -1;
+			}
+			t = flat;
+		}
+		for (size_t qi = 0; qi < sizeof(qs) / sizeof(qs[0]); qi++) {
+			void *buf = NULL;
+			size_t len = 0;
+			if (V.vips_jpegsave_buffer(t, &buf, &len, "Q", qs[qi], "strip", TRUE, NULL)) {
+				V.vips_error_clear();
+				break;
+			}
+			if (!fit->max_bytes || (int64_t)len <= fit->max_bytes) {
+				V.g_object_unref(t);
+				*out = buf;
+				*outlen = len;
+				return 0;
+			}
+			V.g_free(buf);
+		}
+		V.g_object_unref(t);
+		target = target * 3 / 4;
+		if (target < 64)
+			break;
+	}
+	return -1;
+}
+
+int media_fit_mem(struct arena *a, const void *in, size_t n, const struct media_fit *fit,
+		  const void **out, size_t *outlen)
+{
+	*out = in;
+	*outlen = n;
+	char mime[64];
+	if (!fit || media_sniff_mem(in, n, mime, sizeof(mime)) || strncmp(mime, "image/", 6) ||
+	    !media_ext_for(mime))
+		return 0; /* not an image herald takes: the platform judges it */
+	if (!vips_ready())
+		return -1;
+	VipsImage *im = V.vips_image_new_from_buffer((void *)in, n, "", NULL);
+	if (!im) {
+		V.vips_error_clear();
+		return -1;
+	}
+	int w = V.vips_image_get_width(im), h = V.vips_image_get_height(im);
+	V.g_object_unref(im);
+	int long_side = w > h ? w : h;
+	if ((!fit->max_bytes || (int64_t)n <= fit->max_bytes) && (!fit->max_px || long_side <= fit->max_px) &&
+	    (!fit->jpeg_only || !strcmp(mime, "image/jpeg")))
+		return 0;
+	int target = fit->max_px && long_side > fit->max_px ? fit->max_px : long_side;
+	if (target <= 0)
+		target = 2000;
+	void *buf = NULL;
+	size_t len = 0;
+	if (shrink_jpeg(NULL, in, n, target, fit, &buf, &len))
+		return -1;
+	char *copy = arena_alloc(a, len + 1);
+	memcpy(copy, buf, len);
+	copy[len] = 0;
+	V.g_free(buf);
+	*out = copy;
+	*outlen = len;
+	return 1;
+}
+
 int media_fit(struct arena *a, const char *name, const char *mime, int64_t bytes, int w, int h,
 	      const struct media_fit *fit, const char **out_name)
 {
@@ -634,44 +738,12 @@ int media_fit(struct arena *a, const char *name, const char *mime, int64_t bytes
 	int target = fit->max_px && long_side > fit->max_px ? fit->max_px : long_side;
 	if (target <= 0)
 		target = 2000;
-	int rc = -1;
-	/* shrink the quality first, then the size, until it fits */
-	static const int qs[] = {90, 82, 74, 66};
-	for (int round = 0; round < 8 && rc; round++) {
-		VipsImage *t = NULL, *flat = NULL;
-		if (V.vips_thumbnail(src, &t, target, "height", target, "size", VIPS_SIZE_DOWN, NULL)) {
-			V.vips_error_clear();
-			break;
-		}
-		if (V.vips_image_hasalpha(t)) {
-			VipsArrayDouble *bg = V.vips_array_double_newv(1, 255.0);
-			int frc = V.vips_flatten(t, &flat, "background", bg, NULL);
-			V.vips_area_unref(VIPS_AREA(bg));
-			V.g_object_unref(t);
-			if (frc) {
-				V.vips_error_clear();
-				break;
-			}
-			t = flat;
-		}
-		for (size_t qi = 0; qi < sizeof(qs) / sizeof(qs[0]); qi++) {
-			void *buf = NULL;
-			size_t len = 0;
-			if (V.vips_jpegsave_buffer(t, &buf, &len, "Q", qs[qi], "strip", TRUE, NULL)) {
-				V.vips_error_clear();
-				break;
-			}
-			if (!fit->max_bytes || (int64_t)len <= fit->max_bytes) {
-				rc = write_tmp_then_put(buf, len, dname);
-				V.g_free(buf);
-				break;
-			}
-			V.g_free(buf);
-		}
-		V.g_object_unref(t);
-		target = target * 3 / 4;
-		if (target < 64)
-			break;
+	void *buf = NULL;
+	size_t len = 0;
+	int rc = shrink_jpeg(src, NULL, 0, target, fit, &buf, &len);
+	if (rc == 0) {
+		rc = write_tmp_then_put(buf, len, dname);
+		V.g_free(buf);
 	}
 	if (rc == 0)
 		*out_name = dname;

@@ -41,6 +41,7 @@ void media_shutdown(void);
 const char *media_ext_for(const char *mime);
 /* MIME type of the file's bytes; 0 or -1. */
 int media_sniff(const char *path, char *mime, size_t mlen);
+int media_sniff_mem(const void *buf, size_t n, char *mime, size_t mlen);
 /* Sniff then probe: f->ext == NULL when the type is not accepted. */
 int media_facts(const char *path, struct media_facts *f);
 
@@ -95,5 +96,11 @@ const struct media_fit *media_fit_for(const char *platform);
  * never transcoded.  0, or -1 when no derivative can be made. */
 int media_fit(struct arena *a, const char *name, const char *mime, int64_t bytes, int w, int h,
 	      const struct media_fit *fit, const char **out_name);
+/* The same for image bytes fetched from elsewhere (a post's media URL):
+ * 1 with *out a copy in the arena that fits, 0 with *out = in when they
+ * already fit or are not an image, -1 when a copy was needed but could
+ * not be made (the platform then judges the original). */
+int media_fit_mem(struct arena *a, const void *in, size_t n, const struct media_fit *fit,
+		  const void **out, size_t *outlen);
 
 #endif

@@ -53,7 +53,9 @@
 
 #define DEFAULT_SERVICE "https://bsky.social"
 #define MAX_IMAGES 4
-#define IMAGE_FETCH_MAX (5u << 20)   /* PDS default blob limit */
+/* an image elsewhere may be larger than the blob cap: the engine fits it
+ * (req.fit) after the fetch, so take what an upload to herald may be */
+#define IMAGE_FETCH_MAX (10u << 20)
 #define VIDEO_FETCH_MAX 100000000u /* preflight bluesky.video.max_bytes */
 #define CARD_PAGE_MAX (8u << 20)
 #define CARD_THUMB_MAX 1000000u      /* lexicon: external.thumb maxSize */
