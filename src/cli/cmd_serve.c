@@ -135,7 +135,7 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 	char merr[512];
 	struct media_storage_cfg msc = {cfg->data_dir, cfg->storage, cfg->s3_endpoint,
 					cfg->s3_bucket, cfg->s3_region, cfg->s3_access_key,
-					cfg->s3_secret_key};
+					cfg->s3_secret_key, cfg->s3_cache_max};
 	if (media_storage_init(&msc, merr, sizeof(merr))) {
 		fprintf(stderr, "herald serve: %s\n", merr);
 		engine_free(sc.engine);

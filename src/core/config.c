@@ -42,6 +42,7 @@ static const struct opt opts[] = {
 	{NULL, "HERALD_S3_REGION", S(s3_region), "us-east-1", 0, 0, 0, "region used in the SigV4 signature"},
 	{NULL, "HERALD_S3_ACCESS_KEY", S(s3_access_key), "", 0, 0, 0, "S3 access key id"},
 	{NULL, "HERALD_S3_SECRET_KEY", S(s3_secret_key), "", 1, 0, 0, "S3 secret access key"},
+	{NULL, "HERALD_S3_CACHE_MAX", L(s3_cache_max), "1073741824", 0, 1048576, 1099511627776, "bytes of media the local cache of the bucket may hold; the least recently used files go first"},
 	{"timeout", "HERALD_TIMEOUT", L(timeout), "30", 0, 1, 3600, "seconds an idle or slow connection is kept"},
 	{"access-log", "HERALD_ACCESS_LOG", L(access_log), "1", 0, 0, 1, "1 to write a JSON access log line per request"},
 	{"rate-limit", "HERALD_RATE_LIMIT", L(rate_limit), "1200", 0, 1, 100000000, "requests per minute per API key"},

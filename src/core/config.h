@@ -27,6 +27,7 @@ struct config {
 	long fetch_allow_private;
 	char *fetch_allow_cidrs;
 	char *storage, *s3_endpoint, *s3_bucket, *s3_region, *s3_access_key, *s3_secret_key;
+	long s3_cache_max;
 	long timeout;
 	long access_log;
 	long rate_limit;

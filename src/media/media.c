@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <magic.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -430,6 +431,93 @@ static void sweep(const char *dir, int parts_only)
 static struct s3_cfg s3;
 static int use_s3;
 
+/* ---- the local cache of the bucket ----
+ * Its size is kept in a counter (an estimate between scans: files are
+ * added by any loop thread and removed by deletes); past cache_max one
+ * thread scans the directory and removes the least recently used files,
+ * by modification time, which a read from the cache renews, down to 80%.
+ * A file being read while it is removed stays readable through its fd. */
+static _Atomic int64_t cache_bytes;
+static int64_t cache_max;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct cached {
+	char name[256];
+	int64_t size;
+	struct timespec mtime;
+};
+
+static int cached_older(const void *a, const void *b)
+{
+	const struct cached *x = a, *y = b;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* The cached files and their total; NULL when the directory cannot be read. */
+static struct cached *cache_scan(size_t *n_out, int64_t *total)
+{
+	*n_out = 0;
+	*total = 0;
+	DIR *d = opendir(root_dir);
+	if (!d)
+		return NULL;
+	size_t n = 0, cap = 64;
+	struct cached *v = malloc(cap * sizeof(*v));
+	struct dirent *e;
+	while (v && (e = readdir(d))) {
+		struct stat st;
+		if (!media_name_ok(e->d_name) || fstatat(dirfd(d), e->d_name, &st, 0) || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			struct cached *nv = realloc(v, (cap *= 2) * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+		}
+		snprintf(v[n].name, sizeof(v[n].name), "%s", e->d_name);
+		v[n].size = st.st_size;
+		v[n].mtime = st.st_mtim;
+		*total += st.st_size;
+		n++;
+	}
+	closedir(d);
+	*n_out = n;
+	return v;
+}
+
+static void cache_added(int64_t bytes)
+{
+	if (!use_s3 || atomic_fetch_add(&cache_bytes, bytes) + bytes <= cache_max)
+		return;
+	if (pthread_mutex_trylock(&cache_lock))
+		return; /* another thread is trimming */
+	size_t n;
+	int64_t total;
+	struct cached *v = cache_scan(&n, &total);
+	if (v) {
+		qsort(v, n, sizeof(*v), cached_older);
+		int64_t goal = cache_max / 10 * 8;
+		int removed = 0;
+		for (size_t i = 0; i < n && total > goal; i++) {
+			char p[4200];
+			snprintf(p, sizeof(p), "%s/%s", root_dir, v[i].name);
+			if (unlink(p) == 0) {
+				total -= v[i].size;
+				removed++;
+			}
+		}
+		atomic_store(&cache_bytes, total);
+		log_msg(LOG_INFO, "media", "cache of the bucket: %d files removed, %lld bytes kept",
+			removed, (long long)total);
+		free(v);
+	}
+	pthread_mutex_unlock(&cache_lock);
+}
+
 int media_storage_init(const struct media_storage_cfg *sc, char *err, size_t errlen)
 {
 	const char *data_dir = sc->data_dir;
@@ -450,6 +538,7 @@ int media_storage_init(const struct media_storage_cfg *sc, char *err, size_t err
 				     sc->s3_region && *sc->s3_region ? sc->s3_region : "us-east-1",
 				     sc->s3_access_key, sc->s3_secret_key};
 		use_s3 = 1;
+		cache_max = sc->cache_max > 0 ? sc->cache_max : (int64_t)1 << 30;
 	} else if (sc->backend && *sc->backend && strcmp(sc->backend, "local")) {
 		snprintf(err, errlen, "HERALD_STORAGE must be local or s3, not '%s'", sc->backend);
 		return -1;
@@ -462,6 +551,13 @@ int media_storage_init(const struct media_storage_cfg *sc, char *err, size_t err
 	}
 	sweep(tmp_dir, 0);
 	sweep(root_dir, 1);
+	if (use_s3) {
+		size_t n;
+		int64_t total;
+		free(cache_scan(&n, &total));
+		atomic_store(&cache_bytes, 0);
+		cache_added(total); /* trims a cache left over the bound */
+	}
 	return 0;
 }
 
@@ -484,10 +580,13 @@ int media_put_file(const char *tmp_path, const char *name, const char *mime, con
 		return -1;
 	char p[4200];
 	obj_path(name, p, sizeof(p));
+	struct stat st;
+	int64_t size = stat(tmp_path, &st) == 0 ? st.st_size : 0;
 	if (rename(tmp_path, p)) {
 		log_msg(LOG_ERROR, "media", "rename %s: %s", p, strerror(errno));
 		return -1;
 	}
+	cache_added(size);
 	return 0;
 }
 
@@ -498,8 +597,11 @@ int media_open(const char *name, int *fd, int64_t *size)
 	char p[4200];
 	obj_path(name, p, sizeof(p));
 	int f = open(p, O_RDONLY | O_CLOEXEC);
-	if (f < 0 && errno == ENOENT && use_s3 && s3_get_file(&s3, name, p) == 0)
+	int fetched = 0;
+	if (f < 0 && errno == ENOENT && use_s3 && s3_get_file(&s3, name, p) == 0) {
 		f = open(p, O_RDONLY | O_CLOEXEC);
+		fetched = 1;
+	}
 	if (f < 0)
 		return -1;
 	struct stat stt;
@@ -507,6 +609,10 @@ int media_open(const char *name, int *fd, int64_t *size)
 		close(f);
 		return -1;
 	}
+	if (fetched)
+		cache_added(stt.st_size);
+	else if (use_s3)
+		futimens(f, NULL); /* recently used: the last to leave the cache */
 	*fd = f;
 	*size = stt.st_size;
 	return 0;

@@ -61,10 +61,12 @@ struct media_storage_cfg {
 	const char *data_dir;
 	const char *backend; /* "local" (default) or "s3" */
 	const char *s3_endpoint, *s3_bucket, *s3_region, *s3_access_key, *s3_secret_key;
+	int64_t cache_max; /* s3: bytes the local cache may hold (0: 1 GiB) */
 };
 /* Set up the backend from the configuration (once, before serving).  With
  * "s3" the objects live in the bucket and $data_dir/uploads is a cache of
- * what this node wrote or read (never evicted: size the disk for it). */
+ * what this node wrote or read, bounded by cache_max: past it the least
+ * recently used files are removed (they stay in the bucket). */
 int media_storage_init(const struct media_storage_cfg *sc, char *err, size_t errlen);
 /* Directory for temporary files of uploads in progress. */
 const char *media_tmp_dir(void);

@@ -949,6 +949,58 @@ class S3StorageTest(MediaBase):
             Herald(env={"HERALD_STORAGE": "s3", "HERALD_S3_ENDPOINT": self.s3.url}, start_timeout=5)
 
 
+class S3CacheTest(MediaBase):
+    """The local copy of the bucket is bounded by HERALD_S3_CACHE_MAX: the
+    least recently used files leave it (they stay in the bucket)."""
+    @classmethod
+    def setUpClass(cls):
+        cls.s3 = FakeS3("AKIDHERALDTEST", "s3cr3t/key+value", "eu-west-3", "herald-media")
+        cls.server_env = {"HERALD_STORAGE": "s3", "HERALD_S3_ENDPOINT": cls.s3.url,
+                          "HERALD_S3_BUCKET": "herald-media", "HERALD_S3_REGION": "eu-west-3",
+                          "HERALD_S3_ACCESS_KEY": "AKIDHERALDTEST",
+                          "HERALD_S3_SECRET_KEY": "s3cr3t/key+value",
+                          "HERALD_S3_CACHE_MAX": "1048576"}
+        super().setUpClass()
+        cls.addClassCleanup(cls.s3.close)
+
+    def cached(self, name):
+        return os.path.exists(os.path.join(self.srv.data_dir, "uploads", name))
+
+    def test_least_recently_used_leave_first(self):
+        key = self.srv.key("s3cache")
+        files, ups = [], []
+        for i in range(3):
+            data = mp4_bytes(1000 + i, mdat_len=400_000)
+            st, _, r = self.upload(key, data, filename="v%d.mp4" % i)
+            self.assertEqual(st, 201, r)
+            files.append(data)
+            ups.append(r)
+            time.sleep(0.05)
+        # 1.2 MB written, 1 MiB allowed: trimmed to 80%, the oldest went
+        self.assertFalse(self.cached(ups[0]["name"]))
+        self.assertTrue(self.cached(ups[1]["name"]) and self.cached(ups[2]["name"]))
+        time.sleep(0.05)
+        st, _, got = raw_get(self.srv, self.local_path(ups[1]["path"]))  # read: now the newest
+        self.assertEqual((st, got), (200, files[1]))
+        time.sleep(0.05)
+        data = mp4_bytes(2000, mdat_len=400_000)
+        st, _, r = self.upload(key, data, filename="v3.mp4")
+        self.assertEqual(st, 201, r)
+        files.append(data)
+        ups.append(r)
+        self.assertFalse(self.cached(ups[2]["name"]))  # least recently used
+        self.assertTrue(self.cached(ups[1]["name"]) and self.cached(ups[3]["name"]))
+        total = sum(os.path.getsize(os.path.join(self.srv.data_dir, "uploads", n))
+                    for n in os.listdir(os.path.join(self.srv.data_dir, "uploads")) if not n.startswith("."))
+        self.assertLessEqual(total, 1048576)
+        # every file is still served, byte for byte, from the bucket when not cached
+        for up, data in zip(ups, files):
+            st, _, got = raw_get(self.srv, self.local_path(up["path"]))
+            self.assertEqual((st, got), (200, data), up["name"])
+        self.assertIn(("GET", "/herald-media/" + ups[0]["name"]), self.s3.log)
+        self.assertEqual(self.s3.problems, [])
+
+
 # ---- every provider case with images, the images uploaded to herald first ----
 
 import test_provider_cases as tpc  # noqa: E402  (a module: its TestCase is not collected here)
