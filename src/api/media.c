@@ -30,6 +30,9 @@
 #include "../store/store.h"
 
 #include <ctype.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <event2/http.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -100,68 +103,155 @@ int media_tmp_open(struct arena *a, char **path)
 	return fd;
 }
 
-int media_ingest(struct call *c, const char *tmp, int64_t bytes, const char *sha256,
-		 const char *original_name, const char *source_url)
+/* Ingesting a finished file blocks (libmagic, libvips, and with S3 the
+ * upload of the whole object), so it runs on a thread of its own while the
+ * request waits deferred; the loop records and answers when it is done.
+ * Only the blocking steps leave the loop: the store handle, the arena and
+ * the reply stay on it. */
+enum { ING_OK, ING_TOO_LARGE, ING_STORAGE, ING_UNSUPPORTED };
+
+struct ingest {
+	struct call *c;
+	char tmp[512];
+	int64_t bytes;
+	const char *sha256, *original_name, *source_url; /* in c->a */
+	char id[ULID_LEN + 1], name[64];
+	int outcome;
+	struct media_facts f;
+};
+
+#define INGEST_THREADS_MAX 8
+static atomic_int ingest_threads;
+
+static void ingest_work(struct ingest *g)
 {
 	/* the image cap is judged on the sniffed type before any decoding */
 	char mime[64];
-	if (!media_sniff(tmp, mime, sizeof(mime)) && !strncmp(mime, "image/", 6) &&
-	    media_ext_for(mime) && bytes > MEDIA_IMAGE_MAX) {
-		unlink(tmp);
-		api_fail(c, HERR_PAYLOAD_TOO_LARGE, "file",
-			 "File size exceeds the maximum allowed size of %ld bytes.", MEDIA_IMAGE_MAX);
-		return -1;
+	if (!media_sniff(g->tmp, mime, sizeof(mime)) && !strncmp(mime, "image/", 6) &&
+	    media_ext_for(mime) && g->bytes > MEDIA_IMAGE_MAX) {
+		g->outcome = ING_TOO_LARGE;
+		goto fail;
 	}
-	struct media_facts f;
-	if (media_facts(tmp, &f)) {
-		unlink(tmp);
-		api_fail_storage(c);
-		return -1;
+	if (media_facts(g->tmp, &g->f)) {
+		g->outcome = ING_STORAGE;
+		goto fail;
 	}
-	if (!f.ext) {
-		unlink(tmp);
-		api_fail(c, HERR_UNSUPPORTED_MEDIA, "file",
-			 "Unsupported file type. The bytes are %s; accepted: JPEG, PNG, GIF, WebP, AVIF, BMP, TIFF images and MP4 video",
-			 f.mime[0] ? f.mime : "unknown");
-		return -1;
+	if (!g->f.ext) {
+		g->outcome = ING_UNSUPPORTED;
+		goto fail;
 	}
-	if (!f.is_video && bytes > MEDIA_IMAGE_MAX) {
-		unlink(tmp);
-		api_fail(c, HERR_PAYLOAD_TOO_LARGE, "file",
-			 "File size exceeds the maximum allowed size of %ld bytes.", MEDIA_IMAGE_MAX);
-		return -1;
+	if (!g->f.is_video && g->bytes > MEDIA_IMAGE_MAX) {
+		g->outcome = ING_TOO_LARGE;
+		goto fail;
 	}
-	char id[ULID_LEN + 1];
-	ulid_new(id);
 	char lower[ULID_LEN + 1];
 	for (int i = 0; i <= ULID_LEN; i++)
-		lower[i] = (char)tolower((unsigned char)id[i]);
-	struct store_media m = {
-		.id = arena_strdup(c->a, id),
-		.org_id = (char *)c->org_id,
-		.name = arena_printf(c->a, "%s.%s", lower, f.ext),
-		.mime = arena_strdup(c->a, f.mime),
-		.sha256 = (char *)sha256,
-		.source_url = (char *)source_url,
-		.bytes = bytes,
-		.width = f.width,
-		.height = f.height,
-		.duration_ms = f.duration_ms,
-		.created_at = now_ms(),
-	};
-	m.original_name = (char *)(original_name ? original_name : m.name);
-	if (media_put_file(tmp, m.name, m.mime, sha256)) {
+		lower[i] = (char)tolower((unsigned char)g->id[i]);
+	snprintf(g->name, sizeof(g->name), "%s.%s", lower, g->f.ext);
+	if (media_put_file(g->tmp, g->name, g->f.mime, g->sha256)) {
+		g->outcome = ING_STORAGE;
+		goto fail;
+	}
+	g->outcome = ING_OK;
+	return;
+fail:
+	unlink(g->tmp);
+}
+
+static void ingest_finish(struct ingest *g)
+{
+	struct call *c = g->c;
+	switch (g->outcome) {
+	case ING_TOO_LARGE:
+		api_fail(c, HERR_PAYLOAD_TOO_LARGE, "file",
+			 "File size exceeds the maximum allowed size of %ld bytes.", MEDIA_IMAGE_MAX);
+		break;
+	case ING_UNSUPPORTED:
+		api_fail(c, HERR_UNSUPPORTED_MEDIA, "file",
+			 "Unsupported file type. The bytes are %s; accepted: JPEG, PNG, GIF, WebP, AVIF, BMP, TIFF images and MP4 video",
+			 g->f.mime[0] ? g->f.mime : "unknown");
+		break;
+	case ING_STORAGE:
+		api_fail_storage(c);
+		break;
+	default: {
+		struct store_media m = {
+			.id = arena_strdup(c->a, g->id),
+			.org_id = (char *)c->org_id,
+			.name = arena_strdup(c->a, g->name),
+			.mime = arena_strdup(c->a, g->f.mime),
+			.sha256 = (char *)g->sha256,
+			.source_url = (char *)g->source_url,
+			.bytes = g->bytes,
+			.width = g->f.width,
+			.height = g->f.height,
+			.duration_ms = g->f.duration_ms,
+			.created_at = now_ms(),
+		};
+		m.original_name = (char *)(g->original_name ? g->original_name : m.name);
+		if (store_media_create(c->st, &m)) {
+			media_delete(m.name);
+			api_fail_storage(c);
+		} else {
+			api_reply(c, 201, media_json(c, &m));
+		}
+	}
+	}
+	free(g);
+}
+
+static void ingest_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ingest_finish(arg);
+}
+
+static void *ingest_thread(void *arg)
+{
+	struct ingest *g = arg;
+	ingest_work(g);
+	atomic_fetch_sub(&ingest_threads, 1);
+	struct timeval now = {0, 0};
+	/* libevent is set up for threads: this wakes the request's loop */
+	if (event_base_once(g->c->base, -1, EV_TIMEOUT, ingest_done, g, &now))
+		log_msg(LOG_ERROR, "media", "cannot hand an ingested file back to its loop");
+	return NULL;
+}
+
+void media_ingest(struct call *c, const char *tmp, int64_t bytes, const char *sha256,
+		  const char *original_name, const char *source_url)
+{
+	struct ingest *g = calloc(1, sizeof(*g));
+	if (!g || strlen(tmp) >= sizeof(g->tmp)) {
 		unlink(tmp);
+		free(g);
 		api_fail_storage(c);
-		return -1;
+		return;
 	}
-	if (store_media_create(c->st, &m)) {
-		media_delete(m.name);
-		api_fail_storage(c);
-		return -1;
+	g->c = c;
+	snprintf(g->tmp, sizeof(g->tmp), "%s", tmp);
+	g->bytes = bytes;
+	g->sha256 = sha256;
+	g->original_name = original_name;
+	g->source_url = source_url;
+	ulid_new(g->id); /* monotonic per thread: made on the loop */
+	if (c->base && atomic_fetch_add(&ingest_threads, 1) < INGEST_THREADS_MAX) {
+		pthread_attr_t at;
+		pthread_t t;
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		api_defer(c);
+		int rc = pthread_create(&t, &at, ingest_thread, g);
+		pthread_attr_destroy(&at);
+		if (rc == 0)
+			return;
 	}
-	api_reply(c, 201, media_json(c, &m));
-	return 0;
+	if (c->base)
+		atomic_fetch_sub(&ingest_threads, 1);
+	/* no thread to spare: here, blocking this loop */
+	ingest_work(g);
+	ingest_finish(g);
 }
 
 /* ---- facts for preflight ---- */
