@@ -274,7 +274,7 @@ class FakePlatform:
             return
         headers = {k.lower(): v for k, v in h.headers.items()}
         rec = {"method": h.command, "path": path, "target": target, "query": split.query,
-               "headers": headers, "body": body, "problems": []}
+               "headers": headers, "body": body, "problems": [], "at": time.monotonic()}
         with self.lock:
             idx = len(self.records)
             if idx >= len(self.exchanges):

@@ -1,0 +1,359 @@
+"""Analytics: metrics sampled on a schedule after publishing, read back through both APIs.
+
+    HERALD_BIN=build/asan/herald python3 tests/integration/run.py test_analytics
+
+The platforms are recording fakes (fake_platform.FakePlatform) speaking the
+exact Mastodon (GET /api/v1/statuses/:id, Bearer token) and Bluesky
+(app.bsky.feed.getPosts?uris=at://..., session Bearer accessJwt) contracts;
+every outbound request is checked in order, and a request beyond the
+script fails the test.  HERALD_ANALYTICS_INTERVALS makes the schedule a few
+seconds long.
+"""
+
+import datetime as _dt
+import os
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from fake_platform import FakePlatform  # noqa: E402
+from harness import Herald  # noqa: E402
+
+MEDIA = os.path.join(HERE, "..", "providers", "media")
+STORE_ENV = ({"HERALD_DATABASE_URL": os.environ["HERALD_DATABASE_URL"]}
+             if os.environ.get("HERALD_DATABASE_URL") else {})
+TOKEN = "tok-analytics-123456"
+AUTH = {"authorization": "Bearer " + TOKEN}
+DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
+BSKY_ITEM = "01jdbs1text000000000000000"
+BSKY_URI = "at://%s/app.bsky.feed.post/3k7wiijrouhwq" % DID
+
+
+def iso_now():
+    d = _dt.datetime.now(_dt.timezone.utc)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (d.microsecond // 1000)
+
+
+def today():
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
+
+
+def masto_publish(sid):
+    return {"expect": {"method": "POST", "path": "/api/v1/statuses", "headers": AUTH},
+            "reply": {"json": {"id": sid, "url": "https://masto.example/@a/%s" % sid,
+                               "content": "<p>x</p>"}}}
+
+
+def masto_status(sid, fav, reblogs, replies, reply=None):
+    return {"expect": {"method": "GET", "path": "/api/v1/statuses/%s" % sid,
+                       "headers": dict(AUTH, accept="application/json")},
+            "reply": reply or {"json": {"id": sid, "favourites_count": fav,
+                                        "reblogs_count": reblogs, "replies_count": replies,
+                                        "content": "<p>x</p>"}}}
+
+
+def bsky_session(acc="acc-1", ref="ref-1"):
+    return {"expect": {"method": "POST", "path": "/xrpc/com.atproto.server.createSession",
+                       "json": {"identifier": "alice.bsky.social",
+                                "password": "abcd-efgh-ijkl-mnop"}},
+            "reply": {"json": {"accessJwt": acc, "refreshJwt": ref, "did": DID,
+                               "handle": "alice.bsky.social", "active": True}}}
+
+
+def bsky_create():
+    return {"expect": {"method": "POST", "path": "/xrpc/com.atproto.repo.createRecord",
+                       "headers": {"authorization": "Bearer acc-1"}},
+            "reply": {"json": {"uri": BSKY_URI, "cid": "bafyreig" + "1" * 52,
+                               "commit": {"cid": "bafyreig" + "9" * 52, "rev": "3kabc"},
+                               "validationStatus": "valid"}}}
+
+
+def bsky_get_posts(acc, likes, reposts, replies, quotes, reply=None):
+    return {"expect": {"method": "GET", "path": "/xrpc/app.bsky.feed.getPosts",
+                       "query": {"uris": BSKY_URI},
+                       "headers": {"authorization": "Bearer " + acc}},
+            "reply": reply or {"json": {"posts": [{
+                "uri": BSKY_URI, "cid": "bafyreig" + "1" * 52,
+                "author": {"did": DID, "handle": "alice.bsky.social"},
+                "record": {"$type": "app.bsky.feed.post", "text": "Hello from herald"},
+                "replyCount": replies, "repostCount": reposts, "likeCount": likes,
+                "quoteCount": quotes, "indexedAt": iso_now()}]}}}
+
+
+def post_body(channel, text, item_id=None):
+    v = {"content": text, "image": []}
+    if item_id:
+        v["id"] = item_id
+    return {"type": "now", "date": iso_now(), "shortLink": False, "tags": [],
+            "posts": [{"integration": {"id": channel}, "value": [v], "settings": {}}]}
+
+
+class AnalyticsTest(unittest.TestCase):
+    maxDiff = None
+    intervals = "1,3"
+
+    def setUp(self):
+        self.fake = FakePlatform(MEDIA).start()
+        self.srv = Herald(env=dict(STORE_ENV, HERALD_RETRY_BASE_MS="100",
+                                   HERALD_ANALYTICS_INTERVALS=self.intervals,
+                                   HERALD_ANALYTICS_DAYS="0"))
+
+    def tearDown(self):
+        try:
+            self.srv.stop()
+        finally:
+            self.fake.stop()
+
+    # ---- helpers ----
+
+    def connect(self, key, provider="mastodon", creds=None):
+        st, _, b = self.srv.request("POST", "/v1/accounts", key=key, body={
+            "provider": provider, "name": "%s analytics" % provider,
+            "credentials": creds or {"instance": self.fake.url, "access_token": TOKEN}})
+        self.assertEqual(st, 201, b)
+        return b["id"]
+
+    def connect_bsky(self, key):
+        return self.connect(key, "bluesky", {"service": self.fake.url,
+                                             "identifier": "alice.bsky.social",
+                                             "password": "abcd-efgh-ijkl-mnop"})
+
+    def publish(self, key, channel, text, item_id=None):
+        st, _, b = self.srv.request("POST", "/public/v1/posts", key=key,
+                                    body=post_body(channel, text, item_id))
+        self.assertEqual(st, 201, b)
+        pid = b[0]["postId"]
+        deadline = time.monotonic() + 10
+        while True:
+            st, _, p = self.srv.request("GET", "/public/v1/posts/" + pid, key=key)
+            self.assertEqual(st, 200, p)
+            if p["status"] == "published":
+                return pid
+            self.assertNotIn(p["status"], ("failed", "unconfirmed"), p)
+            if time.monotonic() > deadline:
+                self.fail("post %s stayed %s: %s" % (pid, p["status"], self.fake.transcript()))
+            time.sleep(0.05)
+
+    def native(self, key, pid):
+        st, _, b = self.srv.request("GET", "/v1/analytics/posts/" + pid, key=key)
+        self.assertEqual(st, 200, b)
+        return b
+
+    def wait_samples(self, key, pid, n, timeout=15):
+        deadline = time.monotonic() + timeout
+        while True:
+            b = self.native(key, pid)
+            if len(b["targets"][0]["series"]) >= n:
+                return b
+            if time.monotonic() > deadline:
+                self.fail("%d samples wanted, have %s\n%s" % (n, b, self.fake.transcript()))
+            time.sleep(0.1)
+
+    def wait_used(self, n, timeout=15):
+        deadline = time.monotonic() + timeout
+        while self.fake.used() < n:
+            if time.monotonic() > deadline:
+                self.fail("%d requests wanted, %d came\n%s" % (n, self.fake.used(),
+                                                               self.fake.transcript()))
+            time.sleep(0.05)
+
+    # ---- tests ----
+
+    def test_mastodon_samples_on_schedule_with_both_shapes(self):
+        key = self.srv.key("an_masto")
+        ch = self.connect(key)
+        self.fake.load([masto_publish("7001"), masto_status("7001", 3, 1, 0),
+                        masto_status("7001", 10, 4, 2)])
+        pid = self.publish(key, ch, "hello analytics")
+        t_pub = time.monotonic()
+        b = self.wait_samples(key, pid, 2)
+        time.sleep(1.0)  # the schedule is over: nothing more may go out
+        self.assertEqual(self.fake.problems(), [], self.fake.transcript())
+        recs = self.fake.records
+        # the samples came at about 1 s and 2 s after publishing, in order
+        self.assertGreaterEqual(recs[1]["at"] - t_pub, 0.5)
+        self.assertGreaterEqual(recs[2]["at"] - recs[1]["at"], 0.5)
+        t = b["targets"][0]
+        self.assertEqual(t["platform"], "mastodon")
+        self.assertEqual(t["accountId"], ch)
+        self.assertTrue(t["metricsSupported"])
+        self.assertEqual([s["metrics"] for s in t["series"]],
+                         [{"likes": 3, "reposts": 1, "replies": 0},
+                          {"likes": 10, "reposts": 4, "replies": 2}])
+        self.assertEqual(t["metrics"], {"likes": 10, "reposts": 4, "replies": 2})
+        self.assertEqual(t["sampledAt"], t["series"][-1]["sampledAt"])
+        self.assertIsNone(t["nextSampleAt"])  # the schedule is over
+        self.assertIsNone(t["lastError"])
+        # Postiz: one post's series, per day
+        st, _, pz = self.srv.request("GET", "/public/v1/analytics/post/%s?date=7" % pid, key=key)
+        self.assertEqual(st, 200, pz)
+        self.assertEqual(pz, [
+            {"label": "Likes", "data": [{"total": "10", "date": today()}], "percentageChange": 0},
+            {"label": "Reposts", "data": [{"total": "4", "date": today()}], "percentageChange": 0},
+            {"label": "Replies", "data": [{"total": "2", "date": today()}], "percentageChange": 0},
+        ])
+        # Postiz: the channel, summed over its posts (one here)
+        st, _, pc = self.srv.request("GET", "/public/v1/analytics/%s?date=30" % ch, key=key)
+        self.assertEqual(st, 200, pc)
+        self.assertEqual([x["label"] for x in pc], ["Likes", "Reposts", "Replies"])
+        self.assertEqual(pc[0]["data"], [{"total": "10", "date": today()}])
+        # the /api alias and the default date (7)
+        st, _, pc2 = self.srv.request("GET", "/api/public/v1/analytics/%s" % ch, key=key)
+        self.assertEqual((st, pc2), (200, pc))
+        # native per-account
+        st, _, acc = self.srv.request("GET", "/v1/analytics/accounts/%s" % ch, key=key)
+        self.assertEqual(st, 200, acc)
+        self.assertEqual(acc["accountId"], ch)
+        self.assertTrue(acc["metricsSupported"])
+        self.assertEqual(acc["totals"], {"likes": 10, "reposts": 4, "replies": 2})
+        self.assertEqual(acc["days"], [{"date": today(), "metrics": acc["totals"]}])
+
+    def test_channel_sums_posts_and_percentage_change_over_days(self):
+        key = self.srv.key("an_sum")
+        ch = self.connect(key)
+        self.fake.load([masto_publish("7101"), masto_status("7101", 2, 0, 0),
+                        masto_status("7101", 5, 0, 0)])
+        p1 = self.publish(key, ch, "first")
+        self.wait_samples(key, p1, 2)
+        self.fake.load([masto_publish("7102"), masto_status("7102", 1, 1, 1),
+                        masto_status("7102", 3, 1, 1)])
+        p2 = self.publish(key, ch, "second")
+        self.wait_samples(key, p2, 2)
+        self.assertEqual(self.fake.problems(), [], self.fake.transcript())
+        st, _, pc = self.srv.request("GET", "/public/v1/analytics/%s?date=1" % ch, key=key)
+        self.assertEqual(st, 200, pc)
+        self.assertEqual(pc[0], {"label": "Likes", "data": [{"total": "8", "date": today()}],
+                                 "percentageChange": 0})
+        self.assertEqual(pc[1]["data"][0]["total"], "1")
+        # a window that starts before any sample still has only today
+        st, _, acc = self.srv.request(
+            "GET", "/v1/analytics/accounts/%s?from=2020-01-01&to=2020-01-05" % ch, key=key)
+        self.assertEqual(st, 200, acc)
+        self.assertEqual(acc["days"], [])
+        self.assertEqual(acc["totals"], {})
+
+    def test_429_then_success_and_401_skips_one_sample_only(self):
+        key = self.srv.key("an_429")
+        ch = self.connect(key)
+        self.fake.load([
+            masto_publish("7201"),
+            masto_status("7201", 0, 0, 0, {"status": 429, "headers": {"Retry-After": "1"},
+                                           "json": {"error": "Too many requests"}}),
+            masto_status("7201", 1, 0, 0),
+            masto_status("7201", 0, 0, 0, {"status": 401,
+                                           "json": {"error": "The access token is invalid"}}),
+        ])
+        pid = self.publish(key, ch, "limited")
+        self.wait_used(4)
+        time.sleep(0.8)
+        self.assertEqual(self.fake.problems(), [], self.fake.transcript())
+        recs = self.fake.records
+        # Retry-After: 1 was honoured (the retry base is 100 ms)
+        self.assertGreaterEqual(recs[2]["at"] - recs[1]["at"], 0.9)
+        b = self.native(key, pid)
+        t = b["targets"][0]
+        self.assertEqual([s["metrics"] for s in t["series"]],
+                         [{"likes": 1, "reposts": 0, "replies": 0}])
+        # the refused sample is recorded as the job's last error, nothing else changed
+        self.assertIn("401", t["lastError"])
+        self.assertIn("platform_auth_failed", t["lastError"])
+
+    def test_bluesky_get_posts_with_session_refresh(self):
+        key = self.srv.key("an_bsky")
+        ch = self.connect_bsky(key)
+        expired = {"status": 400, "json": {"error": "ExpiredToken", "message": "Token has expired"}}
+        self.fake.load([
+            bsky_session(), bsky_create(),
+            bsky_get_posts("acc-1", 4, 1, 2, 0),
+            bsky_get_posts("acc-1", 0, 0, 0, 0, expired),
+            {"expect": {"method": "POST", "path": "/xrpc/com.atproto.server.refreshSession",
+                        "headers": {"authorization": "Bearer ref-1"}},
+             "reply": {"json": {"accessJwt": "acc-2", "refreshJwt": "ref-2", "did": DID,
+                                "handle": "alice.bsky.social"}}},
+            bsky_get_posts("acc-2", 9, 3, 2, 1),
+        ])
+        pid = self.publish(key, ch, "<p>Hello from herald</p>", BSKY_ITEM)
+        b = self.wait_samples(key, pid, 2)
+        time.sleep(0.5)
+        self.assertEqual(self.fake.problems(), [], self.fake.transcript())
+        t = b["targets"][0]
+        self.assertEqual(t["platform"], "bluesky")
+        self.assertEqual([s["metrics"] for s in t["series"]],
+                         [{"likes": 4, "reposts": 1, "replies": 2, "quotes": 0},
+                          {"likes": 9, "reposts": 3, "replies": 2, "quotes": 1}])
+        st, _, pz = self.srv.request("GET", "/public/v1/analytics/post/%s" % pid, key=key)
+        self.assertEqual(st, 200, pz)
+        self.assertEqual([x["label"] for x in pz], ["Likes", "Reposts", "Replies", "Quotes"])
+        self.assertEqual(pz[3]["data"], [{"total": "1", "date": today()}])
+
+    def test_provider_without_metrics_missing_release_and_errors(self):
+        key = self.srv.key("an_err_a")
+        other = self.srv.key("an_err_b")
+        hook = self.srv.channel("an_err_a", "hook")
+        # a webhook channel has no metrics: Postiz answers []
+        st, _, b = self.srv.request("GET", "/public/v1/analytics/%s?date=7" % hook, key=key)
+        self.assertEqual((st, b), (200, []))
+        st, _, acc = self.srv.request("GET", "/v1/analytics/accounts/%s" % hook, key=key)
+        self.assertEqual(st, 200, acc)
+        self.assertFalse(acc["metricsSupported"])
+        self.assertEqual(acc["days"], [])
+        # a post without release id (scheduled in the future): {"missing": true}
+        ch = self.connect(key)
+        st, _, made = self.srv.request("POST", "/public/v1/posts", key=key, body={
+            "type": "schedule", "date": "2099-01-01T10:00:00.000Z", "shortLink": False,
+            "tags": [], "posts": [{"integration": {"id": ch},
+                                   "value": [{"content": "later", "image": []}],
+                                   "settings": {}}]})
+        self.assertEqual(st, 201, made)
+        pid = made[0]["postId"]
+        st, _, b = self.srv.request("GET", "/public/v1/analytics/post/%s" % pid, key=key)
+        self.assertEqual((st, b), (200, {"missing": True}))
+        nb = self.native(key, pid)
+        self.assertEqual(nb["targets"][0]["series"], [])
+        self.assertIsNone(nb["targets"][0]["metrics"])
+        # unknown ids and another organization's ids: 404 envelopes, never 500
+        for path in ("/public/v1/analytics/nope", "/public/v1/analytics/%s" % ch,
+                     "/public/v1/analytics/post/nope", "/public/v1/analytics/post/%s" % pid,
+                     "/v1/analytics/posts/%s" % pid, "/v1/analytics/accounts/%s" % ch,
+                     "/v1/analytics/posts/nope"):
+            st, _, b = self.srv.request("GET", path, key=other)
+            self.assertEqual(st, 404, (path, b))
+            self.assertEqual(b["error"]["code"], "not_found", (path, b))
+        # bad query parameters: 400 naming the field
+        for path, field in (("/public/v1/analytics/%s?date=abc" % ch, "date"),
+                            ("/public/v1/analytics/%s?date=0" % ch, "date"),
+                            ("/public/v1/analytics/%s?date=100000" % ch, "date"),
+                            ("/public/v1/analytics/post/%s?date=-3" % pid, "date"),
+                            ("/v1/analytics/accounts/%s?from=yesterday" % ch, "from"),
+                            ("/v1/analytics/accounts/%s?to=2026-13-45" % ch, "to"),
+                            ("/v1/analytics/accounts/%s?from=2026-02-01&to=2026-01-01" % ch, "from"),
+                            ("/v1/analytics/accounts/%s?from=2020-01-01&to=2026-01-01" % ch, "from")):
+            st, _, b = self.srv.request("GET", path, key=key)
+            self.assertEqual(st, 400, (path, b))
+            self.assertEqual(b["error"]["code"], "validation_failed", (path, b))
+            self.assertEqual(b["error"].get("field"), field, (path, b))
+        # no key: 401
+        st, _, b = self.srv.request("GET", "/v1/analytics/accounts/%s" % ch)
+        self.assertEqual(st, 401, b)
+
+    def test_refresh_samples_again_now(self):
+        key = self.srv.key("an_refresh")
+        ch = self.connect(key)
+        self.fake.load([masto_publish("7301"), masto_status("7301", 1, 0, 0),
+                        masto_status("7301", 2, 0, 0), masto_status("7301", 6, 0, 0)])
+        pid = self.publish(key, ch, "refresh me")
+        self.wait_samples(key, pid, 2)
+        st, _, b = self.srv.request("POST", "/v1/analytics/posts/%s/refresh" % pid, key=key)
+        self.assertEqual(st, 202, b)
+        self.assertEqual(len(b["sampling"]), 1)
+        b = self.wait_samples(key, pid, 3)
+        self.assertEqual(b["targets"][0]["metrics"], {"likes": 6, "reposts": 0, "replies": 0})
+        time.sleep(0.5)
+        self.assertEqual(self.fake.problems(), [], self.fake.transcript())
+
+
+if __name__ == "__main__":
+    unittest.main()
