@@ -159,9 +159,9 @@ int store_analytics_defer(struct store *st, const char *item_id, const char *own
 {
 	struct db_stmt *s;
 	if (skip)
-		s = prep(st, "UPDATE analytics_jobs SET attempts = 0, due_at = $3,"
-			     " done = CASE WHEN $3 = 0 THEN 1 ELSE 0 END, lease_owner = NULL,"
-			     " lease_until = NULL, last_error = $4 WHERE item_id = $1 AND lease_owner = $2");
+		s = prep(st, "UPDATE analytics_jobs SET attempts = 0, due_at = $3, done = $5,"
+			     " lease_owner = NULL, lease_until = NULL, last_error = $4"
+			     " WHERE item_id = $1 AND lease_owner = $2");
 	else
 		s = prep(st, "UPDATE analytics_jobs SET attempts = attempts + 1, due_at = $3,"
 			     " lease_owner = NULL, lease_until = NULL, last_error = $4"
@@ -172,6 +172,8 @@ int store_analytics_defer(struct store *st, const char *item_id, const char *own
 	bt(st, s, 2, owner);
 	bi(st, s, 3, due_at);
 	bt(st, s, 4, error);
+	if (skip)
+		bi(st, s, 5, due_at ? 0 : 1);
 	int n = 0;
 	if (run(st, s, &n))
 		return -1;

@@ -339,6 +339,50 @@ class AnalyticsTest(unittest.TestCase):
         st, _, b = self.srv.request("GET", "/v1/analytics/accounts/%s" % ch)
         self.assertEqual(st, 401, b)
 
+    @unittest.skipIf(STORE_ENV, "writes old samples straight into the SQLite file")
+    def test_days_carry_forward_and_percentage_change(self):
+        import sqlite3
+        key = self.srv.key("an_days")
+        ch = self.connect(key)
+        self.fake.load([masto_publish("7401"), masto_status("7401", 20, 2, 1)])
+        pid = self.publish(key, ch, "days")
+        self.wait_samples(key, pid, 1)
+        day = 86400000
+        now = int(time.time() * 1000)
+        midnight = now - now % day
+        db = sqlite3.connect(os.path.join(self.srv.data_dir, "herald.db"), timeout=10)
+        org = db.execute("SELECT org_id FROM channels WHERE id = ?", (ch,)).fetchone()[0]
+        rows = [("01s1", pid, "likes", 10, midnight - 3 * day + 1000),
+                ("01s2", pid, "likes", 15, midnight - day + 1000),
+                ("01s3", "01jother0000000000000000aa", "likes", 5, midnight - 3 * day + 5000)]
+        with db:
+            for sid, item, name, value, at in rows:
+                db.execute("INSERT INTO metric_samples(id, org_id, item_id, channel_id, name, value,"
+                           " sampled_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (sid, org, item, ch, name, value, at))
+        db.close()
+
+        def d(n):
+            return _dt.datetime.fromtimestamp((midnight - n * day) / 1000,
+                                              _dt.timezone.utc).strftime("%Y-%m-%d")
+        st, _, pz = self.srv.request("GET", "/public/v1/analytics/post/%s?date=4" % pid, key=key)
+        self.assertEqual(st, 200, pz)
+        self.assertEqual(pz[0], {"label": "Likes", "percentageChange": 100, "data": [
+            {"total": "10", "date": d(3)}, {"total": "10", "date": d(2)},
+            {"total": "15", "date": d(1)}, {"total": "20", "date": d(0)}]})
+        st, _, pz = self.srv.request("GET", "/public/v1/analytics/post/%s?date=2" % pid, key=key)
+        self.assertEqual(pz[0]["percentageChange"], 33.33, pz)
+        self.assertEqual([x["total"] for x in pz[0]["data"]], ["15", "20"])
+        # the channel adds the other post's 5 (carried forward) to every day
+        st, _, pc = self.srv.request("GET", "/public/v1/analytics/%s?date=4" % ch, key=key)
+        self.assertEqual([x["total"] for x in pc[0]["data"]], ["15", "15", "20", "25"], pc)
+        self.assertEqual(pc[0]["percentageChange"], 66.67)
+        st, _, acc = self.srv.request("GET", "/v1/analytics/accounts/%s?from=%s&to=%s"
+                                      % (ch, d(3), d(1)), key=key)
+        self.assertEqual(st, 200, acc)
+        self.assertEqual([(x["date"], x["metrics"]["likes"]) for x in acc["days"]],
+                         [(d(3), 15), (d(2), 15), (d(1), 20)])
+
     def test_refresh_samples_again_now(self):
         key = self.srv.key("an_refresh")
         ch = self.connect(key)
