@@ -150,7 +150,8 @@ int config_load(struct config *c, int *argc, char **argv, char *err, size_t errl
 		long v = strtol(p, &end, 10);
 		long prev = c->analytics_niv ? c->analytics_iv[c->analytics_niv - 1] : 0;
 		if (errno || end == p || v < 1 || v > 315360000 || v <= prev ||
-		    c->analytics_niv >= ANALYTICS_MAX_INTERVALS || (*end && *end != ',')) {
+		    c->analytics_niv >= ANALYTICS_MAX_INTERVALS || (*end && *end != ',') ||
+		    (*end == ',' && !end[1])) {
 			snprintf(err, errlen,
 				 "analytics-intervals: '%s' is not a list of at most %d ascending "
 				 "numbers of seconds (e.g. 3600,21600,86400)",
