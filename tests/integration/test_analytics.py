@@ -11,7 +11,10 @@ seconds long.
 """
 
 import datetime as _dt
+import http.server
+import json
 import os
+import threading
 import sys
 import time
 import unittest
@@ -19,6 +22,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from engine_util import Node, Proc  # noqa: E402
 from fake_platform import FakePlatform  # noqa: E402
 from harness import Herald  # noqa: E402
 
@@ -397,6 +401,147 @@ class AnalyticsTest(unittest.TestCase):
         self.assertEqual(b["targets"][0]["metrics"], {"likes": 6, "reposts": 0, "replies": 0})
         time.sleep(0.5)
         self.assertEqual(self.fake.problems(), [], self.fake.transcript())
+
+
+class CountingMastodon:
+    """A Mastodon that publishes any status (ids 9001, 9002, ...) and counts the
+    GET /api/v1/statuses/:id of each, for tests where the order of requests
+    across posts is not fixed."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.next_id = 9000
+        self.gets = {}
+        self.bad = []
+        fake = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def reply(self, obj):
+                out = json.dumps(obj).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with fake.lock:
+                    fake.next_id += 1
+                    sid = str(fake.next_id)
+                self.reply({"id": sid, "url": "https://masto.example/@a/" + sid})
+
+            def do_GET(self):
+                sid = self.path.rsplit("/", 1)[-1]
+                with fake.lock:
+                    if self.headers.get("Authorization") != "Bearer " + TOKEN or \
+                            not self.path.startswith("/api/v1/statuses/"):
+                        fake.bad.append(self.path)
+                    fake.gets[sid] = fake.gets.get(sid, 0) + 1
+                    n = fake.gets[sid]
+                self.reply({"id": sid, "favourites_count": n, "reblogs_count": 0,
+                            "replies_count": 0})
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class AnalyticsDurabilityTest(unittest.TestCase):
+    maxDiff = None
+
+    def connect(self, proc, key, url):
+        st, _, b = proc.request("POST", "/v1/accounts", {
+            "provider": "mastodon", "name": "durable",
+            "credentials": {"instance": url, "access_token": TOKEN}}, key=key)
+        self.assertEqual(st, 201, b)
+        return b["id"]
+
+    def samples(self, proc, key, pid):
+        st, _, b = proc.request("GET", "/v1/analytics/posts/" + pid, key=key)
+        self.assertEqual(st, 200, b)
+        return b["targets"][0]["series"]
+
+    def test_kill9_mid_sample_samples_after_restart(self):
+        fake = FakePlatform(MEDIA).start()
+        node = Node(env=dict(STORE_ENV, HERALD_RETRY_BASE_MS="100", HERALD_LEASE_SECONDS="5",
+                             HERALD_ANALYTICS_INTERVALS="1", HERALD_ANALYTICS_DAYS="0"))
+        try:
+            node.start()
+            key = node.key("an_crash")
+            ch = self.connect(node.proc, key, fake.url)
+            fake.load([masto_publish("7501"),
+                       masto_status("7501", 0, 0, 0, {"delay_ms": 3000, "json": {"id": "7501"}}),
+                       masto_status("7501", 4, 2, 0)])
+            st, _, b = node.request("POST", "/public/v1/posts", post_body(ch, "crash"), key=key)
+            self.assertEqual(st, 201, b)
+            pid = b[0]["postId"]
+            deadline = time.monotonic() + 10
+            while fake.used() < 2:
+                self.assertLess(time.monotonic(), deadline, fake.transcript())
+                time.sleep(0.02)
+            node.proc.kill9()  # while the first sample's GET is out
+            node.start()
+            deadline = time.monotonic() + 20
+            while not self.samples(node.proc, key, pid):
+                self.assertLess(time.monotonic(), deadline, fake.transcript())
+                time.sleep(0.1)
+            self.assertEqual([x["metrics"] for x in self.samples(node.proc, key, pid)],
+                             [{"likes": 4, "reposts": 2, "replies": 0}])
+            time.sleep(0.5)
+            self.assertEqual(fake.problems(), [], fake.transcript())
+        finally:
+            try:
+                node.close()
+            finally:
+                fake.stop()
+
+    @unittest.skipUnless(STORE_ENV, "two processes share one store only on PostgreSQL")
+    def test_two_processes_never_sample_twice(self):
+        fake = CountingMastodon()
+        node = Node(env=dict(STORE_ENV, HERALD_RETRY_BASE_MS="100",
+                             HERALD_ANALYTICS_INTERVALS="1,2", HERALD_ANALYTICS_DAYS="0"))
+        try:
+            a = node.start()
+            b = Proc(node, node.env())  # a second process on the same database
+            node.procs.append(b)
+            key = node.key("an_two")
+            ch = self.connect(a, key, fake.url)
+            pids = []
+            for i in range(12):
+                st, _, made = (a if i % 2 else b).request(
+                    "POST", "/public/v1/posts", post_body(ch, "two %d" % i), key=key)
+                self.assertEqual(st, 201, made)
+                pids.append(made[0]["postId"])
+            deadline = time.monotonic() + 30
+            while any(len(self.samples(a, key, p)) < 2 for p in pids):
+                self.assertLess(time.monotonic(), deadline, fake.gets)
+                time.sleep(0.2)
+            time.sleep(1.0)
+            with fake.lock:
+                self.assertEqual(fake.bad, [])
+                self.assertEqual(len(fake.gets), 12, fake.gets)
+                self.assertEqual(set(fake.gets.values()), {2}, fake.gets)
+            for p in pids:
+                self.assertEqual([x["metrics"]["likes"] for x in self.samples(b, key, p)], [1, 2])
+            rc, _ = b.term()
+            self.assertEqual(rc, 0, b.stderr()[-3000:])
+            self.assertIsNone(b.sanitizer_report())
+        finally:
+            try:
+                node.close()
+            finally:
+                fake.stop()
 
 
 if __name__ == "__main__":
