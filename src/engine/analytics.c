@@ -27,6 +27,7 @@
 #include "../core/config.h"
 #include "../core/crypto.h"
 #include "../core/log.h"
+#include "../core/metrics.h"
 #include "../core/timeutil.h"
 #include "../http/client.h"
 #include "../providers/provider.h"
@@ -107,6 +108,7 @@ void analytics_startup(struct engine *e, struct store *st)
 
 static void ajob_free(struct ajob *x)
 {
+	metrics_inflight(MET_ANALYTICS, -1);
 	x->l->inflight--;
 	atomic_fetch_sub(&x->l->e->inflight, 1);
 	json_decref(x->cred);
@@ -115,8 +117,16 @@ static void ajob_free(struct ajob *x)
 }
 
 /* Give this sample up (or end the job: next 0) and free the job. */
+static const char *prov_id(const struct ajob *x)
+{
+	return x->pr ? x->pr->identifier : NULL;
+}
+
 static void skip(struct ajob *x, const char *why, int end)
 {
+	if (x->pr)
+		metrics_attempt(MET_ANALYTICS, prov_id(x),
+				strstr(why, "platform_auth_failed") ? "auth" : "failed");
 	int64_t next = end ? 0 : analytics_next_due(x->l->e->cfg, x->j.published_at, now_ms());
 	log_msg(LOG_INFO, "analytics", "post %s: no sample this time%s: %s", x->j.item_id,
 		next ? "" : " (sampling ends)", why);
@@ -133,6 +143,7 @@ static void retry_later(struct ajob *x, const char *why, int64_t retry_after)
 		skip(x, arena_printf(x->a, "gave up after %d attempts: %s", x->j.attempts + 1, why), 0);
 		return;
 	}
+	metrics_attempt(MET_ANALYTICS, prov_id(x), "retry");
 	int64_t due = now_ms() + engine_backoff_ms(cfg, x->j.attempts, retry_after);
 	log_msg(LOG_INFO, "analytics", "post %s: sample will be retried: %s", x->j.item_id, why);
 	if (store_analytics_defer(x->l->st, x->j.item_id, x->l->e->owner, due, 0, why))
@@ -170,6 +181,7 @@ static void record(struct ajob *x, json_t *out)
 	}
 	int64_t now = now_ms();
 	int64_t next = analytics_next_due(x->l->e->cfg, x->j.published_at, now);
+	metrics_attempt(MET_ANALYTICS, prov_id(x), "ok");
 	int rc = store_analytics_record(x->l->st, &x->j, x->l->e->owner, names, values, n, now, next);
 	if (rc == STORE_CONFLICT)
 		log_msg(LOG_WARN, "analytics", "post %s: lease lost before recording", x->j.item_id);
@@ -294,6 +306,7 @@ static void ajob_start(struct engine_loop *l, const struct store_analytics_job *
 	x->j.channel_id = arena_strdup(x->a, sj->channel_id);
 	l->inflight++;
 	atomic_fetch_add(&l->e->inflight, 1);
+	metrics_inflight(MET_ANALYTICS, 1);
 	if (store_engine_thread(l->st, x->a, x->j.item_id, &x->items, &x->nitems) || !x->nitems) {
 		skip(x, "the post's record could not be read", 1);
 		return;

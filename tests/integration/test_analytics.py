@@ -103,7 +103,7 @@ class AnalyticsTest(unittest.TestCase):
         self.fake = FakePlatform(MEDIA).start()
         self.srv = Herald(env=dict(STORE_ENV, HERALD_RETRY_BASE_MS="100",
                                    HERALD_ANALYTICS_INTERVALS=self.intervals,
-                                   HERALD_ANALYTICS_DAYS="0"))
+                                   HERALD_ANALYTICS_DAYS="0", HERALD_METRICS="public"))
 
     def tearDown(self):
         try:
@@ -214,6 +214,11 @@ class AnalyticsTest(unittest.TestCase):
         self.assertTrue(acc["metricsSupported"])
         self.assertEqual(acc["totals"], {"likes": 10, "reposts": 4, "replies": 2})
         self.assertEqual(acc["days"], [{"date": today(), "metrics": acc["totals"]}])
+        # GET /metrics counts the samples
+        st, _, text = self.srv.request("GET", "/metrics")
+        self.assertEqual(st, 200, text)
+        self.assertIn('herald_analytics_samples_total{provider="mastodon",outcome="ok"} 2\n', text)
+        self.assertIn('herald_inflight{kind="analytics"} 0\n', text)
 
     def test_channel_sums_posts_and_percentage_change_over_days(self):
         key = self.srv.key("an_sum")
@@ -264,6 +269,10 @@ class AnalyticsTest(unittest.TestCase):
         # the refused sample is recorded as the job's last error, nothing else changed
         self.assertIn("401", t["lastError"])
         self.assertIn("platform_auth_failed", t["lastError"])
+        st, _, text = self.srv.request("GET", "/metrics")
+        for outcome, n in (("retry", 1), ("ok", 1), ("auth", 1)):
+            self.assertIn('herald_analytics_samples_total{provider="mastodon",outcome="%s"} %d\n'
+                          % (outcome, n), text)
 
     def test_bluesky_get_posts_with_session_refresh(self):
         key = self.srv.key("an_bsky")
