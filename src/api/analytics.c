@@ -13,7 +13,11 @@
  *       that one target)
  *   GET /v1/analytics/accounts/{id}?from=&to=       per-day totals of an
  *       account
- *   POST /v1/analytics/posts/{id}/refresh           sample every target now
+ *   POST /v1/analytics/posts/{id}/refresh           sample every target now:
+ *       the engine's jobs are made due (so no sample runs twice, and the
+ *       platform's limits and token refresh apply as always) and the
+ *       answer waits up to 10 s for them: 200 with the new counters, else
+ *       202 with what is known (the samples still come)
  *
  * Counters are cumulative (likes so far), so a day's value of a post is its
  * latest sample up to the end of that day (carried forward over days
@@ -30,6 +34,7 @@
 #include "../providers/provider.h"
 #include "../store/store.h"
 
+#include <event2/event.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +338,14 @@ static int load_native(struct call *c, struct store_post **v, size_t *n)
 	return 0;
 }
 
+static json_t *post_json(struct call *c, const char *id, const struct store_post *v, size_t n)
+{
+	json_t *targets = json_array();
+	for (size_t i = 0; i < n && !v[i].parent_id; i++)
+		json_array_append_new(targets, target_json(c, &v[i]));
+	return json_pack("{s:s,s:o}", "postId", id, "targets", targets);
+}
+
 void h_analytics_native_post(void *p)
 {
 	struct call *c = p;
@@ -340,34 +353,94 @@ void h_analytics_native_post(void *p)
 	size_t n;
 	if (load_native(c, &v, &n))
 		return;
-	json_t *targets = json_array();
-	for (size_t i = 0; i < n && !v[i].parent_id; i++)
-		json_array_append_new(targets, target_json(c, &v[i]));
-	api_reply(c, 200, json_pack("{s:s,s:o}", "postId", c->params[0], "targets", targets));
+	api_reply(c, 200, post_json(c, c->params[0], v, n));
+}
+
+/* ---- refresh: the engine samples now; the answer waits for it ---- */
+
+#define REFRESH_WAIT_MS 10000
+#define REFRESH_POLL_MS 100
+
+struct refresh_wait {
+	struct call *c;
+	struct event *ev;
+	struct store_post *v;
+	size_t n;
+	const char **items; /* the targets made due */
+	size_t nitems;
+	int64_t t0, deadline;
+};
+
+/* a job made due at t0 has been through the engine since: sampled (or
+ * retried, or given up with lastError) and not leased any more */
+static int processed(struct call *c, const char *item, int64_t t0)
+{
+	struct store_analytics_job *j = NULL;
+	char *err = NULL;
+	int done = 0;
+	if (store_analytics_job_get(c->st, c->a, item, &j, &err, &done))
+		return 1; /* gone: nothing to wait for */
+	return !j->lease_until && (done || j->due_at > t0);
+}
+
+static void refresh_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct refresh_wait *w = arg;
+	struct call *c = w->c;
+	int all = 1;
+	for (size_t i = 0; i < w->nitems && all; i++)
+		all = processed(c, w->items[i], w->t0);
+	if (!all && now_ms() < w->deadline) {
+		struct timeval tv = {0, REFRESH_POLL_MS * 1000};
+		evtimer_add(w->ev, &tv);
+		return;
+	}
+	event_free(w->ev);
+	/* sampled in time: 200 with the new counters; else 202, still coming */
+	json_t *o = post_json(c, c->params[0], w->v, w->n);
+	json_object_set_new(o, "refreshed", json_boolean(all));
+	api_reply(c, all ? 200 : 202, o);
 }
 
 void h_analytics_refresh(void *p)
 {
 	struct call *c = p;
-	struct store_post *v;
-	size_t n;
-	if (load_native(c, &v, &n))
+	struct refresh_wait *w = arena_alloc(c->a, sizeof(*w));
+	w->c = c;
+	if (load_native(c, &w->v, &w->n))
 		return;
-	json_t *ids = json_array();
-	int64_t now = now_ms();
-	for (size_t i = 0; i < n && !v[i].parent_id; i++) {
-		if (!metrics_supported(v[i].channel_provider))
+	w->items = arena_alloc(c->a, (w->n + 1) * sizeof(*w->items));
+	w->t0 = now_ms();
+	for (size_t i = 0; i < w->n && !w->v[i].parent_id; i++) {
+		if (!metrics_supported(w->v[i].channel_provider))
 			continue;
 		int changed = 0;
-		if (store_analytics_due_now(c->st, c->org_id, v[i].id, now, &changed)) {
-			json_decref(ids);
+		if (store_analytics_due_now(c->st, c->org_id, w->v[i].id, w->t0, &changed)) {
 			api_fail_storage(c);
 			return;
 		}
 		if (changed)
-			json_array_append_new(ids, json_string(v[i].id));
+			w->items[w->nitems++] = w->v[i].id;
 	}
-	api_reply(c, 202, json_pack("{s:s,s:o}", "postId", c->params[0], "sampling", ids));
+	if (!w->nitems) {
+		api_fail(c, HERR_INVALID_STATE, "id",
+			 "nothing of this post can be sampled: no target is published on a platform "
+			 "with metrics (or a sample is running right now)");
+		return;
+	}
+	w->deadline = w->t0 + REFRESH_WAIT_MS;
+	w->ev = c->base ? evtimer_new(c->base, refresh_poll, w) : NULL;
+	if (!w->ev) {
+		json_t *o = post_json(c, c->params[0], w->v, w->n);
+		json_object_set_new(o, "refreshed", json_false());
+		api_reply(c, 202, o);
+		return;
+	}
+	api_defer(c);
+	struct timeval tv = {0, REFRESH_POLL_MS * 1000};
+	evtimer_add(w->ev, &tv);
 }
 
 void h_analytics_account(void *p)

@@ -60,7 +60,7 @@ const struct route api_routes[] = {
 	{HM_GET, "/v1/posts/{id}", h_native_get, N, "getPost", "one post: per-target state, release URL, every attempt with the platform's response"},
 	{HM_PATCH, "/v1/posts/{id}", h_native_patch, N, "updatePost", "edit text, media, thread, tags or time while draft or queued"},
 	{HM_DELETE, "/v1/posts/{id}", h_native_cancel, N, "cancelPost", "cancel what is not published yet"},
-	{HM_POST, "/v1/analytics/posts/{id}/refresh", h_analytics_refresh, N, "refreshPostAnalytics", "sample the metrics of every target of a post now (202; read them back with getPostAnalytics)"},
+	{HM_POST, "/v1/analytics/posts/{id}/refresh", h_analytics_refresh, N, "refreshPostAnalytics", "sample the metrics of every target of a post now: 200 with the new counters within 10 s, else 202 (they still come)"},
 	{HM_GET, "/v1/analytics/posts/{id}", h_analytics_native_post, N, "getPostAnalytics", "every target's latest counters (likes, reposts, replies, quotes) and every sample"},
 	{HM_GET, "/v1/analytics/accounts/{id}", h_analytics_account, N, "getAccountAnalytics", "an account's metrics per day summed over its posts (?from=&to=, ISO 8601; default the last 30 days)"},
 	{HM_GET, "/v1/platforms", h_platforms, 0, "listPlatforms", "every platform: capabilities, limits, pinned upstream API and its sunset"},

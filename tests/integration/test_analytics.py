@@ -404,12 +404,35 @@ class AnalyticsTest(unittest.TestCase):
         pid = self.publish(key, ch, "refresh me")
         self.wait_samples(key, pid, 2)
         st, _, b = self.srv.request("POST", "/v1/analytics/posts/%s/refresh" % pid, key=key)
-        self.assertEqual(st, 202, b)
-        self.assertEqual(len(b["sampling"]), 1)
-        b = self.wait_samples(key, pid, 3)
+        # the answer waited for the sample
+        self.assertEqual(st, 200, b)
+        self.assertTrue(b["refreshed"])
+        self.assertEqual(len(b["targets"][0]["series"]), 3)
         self.assertEqual(b["targets"][0]["metrics"], {"likes": 6, "reposts": 0, "replies": 0})
+        self.assertIsNone(b["targets"][0]["nextSampleAt"])  # the schedule is over again
         time.sleep(0.5)
         self.assertEqual(self.fake.problems(), [], self.fake.transcript())
+        # a slow platform: 202 after the wait, and the sample still lands
+        self.fake.load([masto_status("7301", 9, 0, 0, {"delay_ms": 11000,
+                                                       "json": {"id": "7301", "favourites_count": 9}})])
+        t = time.monotonic()
+        st, _, b = self.srv.request("POST", "/v1/analytics/posts/%s/refresh" % pid, key=key,
+                                    timeout=30)
+        self.assertEqual(st, 202, b)
+        self.assertFalse(b["refreshed"])
+        self.assertGreaterEqual(time.monotonic() - t, 9.5)
+        self.wait_samples(key, pid, 4, timeout=10)
+        # a platform without metrics: nothing to sample, 409
+        hook = self.srv.channel("an_refresh", "hook2")
+        st, _, made = self.srv.request("POST", "/public/v1/posts", key=key,
+                                       body=post_body(hook, "no metrics"))
+        self.assertEqual(st, 201, made)
+        st, _, b = self.srv.request("POST", "/v1/analytics/posts/%s/refresh" % made[0]["postId"],
+                                    key=key)
+        self.assertEqual(st, 409, b)
+        self.assertEqual(b["error"]["code"], "invalid_state")
+        st, _, b = self.srv.request("POST", "/v1/analytics/posts/nope/refresh", key=key)
+        self.assertEqual(st, 404, b)
 
 
 class CountingMastodon:
