@@ -24,7 +24,7 @@ sys.path.insert(0, HERE)
 
 from engine_util import Node, Proc  # noqa: E402
 from fake_platform import FakePlatform  # noqa: E402
-from harness import Herald  # noqa: E402
+from harness import Herald, run_cli  # noqa: E402
 
 MEDIA = os.path.join(HERE, "..", "providers", "media")
 STORE_ENV = ({"HERALD_DATABASE_URL": os.environ["HERALD_DATABASE_URL"]}
@@ -214,6 +214,23 @@ class AnalyticsTest(unittest.TestCase):
         self.assertTrue(acc["metricsSupported"])
         self.assertEqual(acc["totals"], {"likes": 10, "reposts": 4, "replies": 2})
         self.assertEqual(acc["days"], [{"date": today(), "metrics": acc["totals"]}])
+        # the herald CLI reads the same routes
+        env = {"HERALD_URL": self.srv.url, "HERALD_API_KEY": key}
+        rc, out, err = run_cli("analytics", "post", pid, env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("mastodon  %s  likes 10  reposts 4  replies 2  (sampled " % ch, out)
+        rc, out, err = run_cli("analytics", "account", ch, "--from", today(), env=env)
+        self.assertEqual((rc, out), (0, "%s  likes 10  reposts 4  replies 2\n" % today()), err)
+        rc, out, err = run_cli("analytics", "post", pid, "--json", env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out), self.native(key, pid))
+        rc, out, err = run_cli("analytics", "post", "nope", env=env)
+        self.assertEqual(rc, 5, out + err)
+        rc, out, err = run_cli("analytics", "account", ch, "--from", "someday", env=env)
+        self.assertEqual(rc, 3, out + err)
+        self.assertIn("from", err)
+        rc, out, err = run_cli("analytics", "sideways", "x", env=env)
+        self.assertEqual(rc, 2, out + err)
         # GET /metrics counts the samples
         st, _, text = self.srv.request("GET", "/metrics")
         self.assertEqual(st, 200, text)
