@@ -307,8 +307,12 @@ static void ajob_start(struct engine_loop *l, const struct store_analytics_job *
 	l->inflight++;
 	atomic_fetch_add(&l->e->inflight, 1);
 	metrics_inflight(MET_ANALYTICS, 1);
-	if (store_engine_thread(l->st, x->a, x->j.item_id, &x->items, &x->nitems) || !x->nitems) {
-		skip(x, "the post's record could not be read", 1);
+	if (store_engine_thread(l->st, x->a, x->j.item_id, &x->items, &x->nitems)) {
+		retry_later(x, "the post's record could not be read", 0);
+		return;
+	}
+	if (!x->nitems) {
+		skip(x, "the post's record is gone", 1);
 		return;
 	}
 	const struct store_post *p = &x->items[0];
