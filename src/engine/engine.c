@@ -733,10 +733,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		room = MAX_INFLIGHT - l->inflight;
 		if (room > 0)
 			unpublish_tick(l, now, room > 8 ? 8 : room);
-		/* metrics samples too, after the work that changes platforms */
+		/* metrics samples too, after the work that changes platforms
+		 * (reads: a larger share, so a burst of due samples drains fast) */
 		room = MAX_INFLIGHT - l->inflight;
 		if (room > 0)
-			analytics_tick(l, now, room > 8 ? 8 : room);
+			analytics_tick(l, now, room > 32 ? 32 : room);
 	}
 	evtimer_add(l->tick, &tv);
 }
