@@ -180,6 +180,8 @@ void h_native_approve(void *); void h_platforms(void *); void h_native_batch(voi
 void h_post_unpublish(void *);
 void h_integration_trigger(void *);
 void h_metrics(void *);
+void h_analytics_channel(void *); void h_analytics_post(void *); void h_analytics_native_post(void *);
+void h_analytics_account(void *); void h_analytics_refresh(void *);
 struct provider;
 /* tools.c: a provider's tools as integration-settings lists them */
 json_t *tools_json(const struct provider *pr);

@@ -106,12 +106,14 @@ void h_metrics(void *p)
 	       "Queued posts whose time has come and that no worker has claimed yet.");
 	(void)!buf_printf(&b, "herald_posts_due %lld\n", (long long)due);
 
-	static const char *const kinds[] = {"herald_publish_attempts_total",
-					    "herald_unpublish_attempts_total"};
-	static const char *const helps[] = {
+	static const char *const kinds[MET_KINDS] = {"herald_publish_attempts_total",
+						     "herald_unpublish_attempts_total",
+						     "herald_analytics_samples_total"};
+	static const char *const helps[MET_KINDS] = {
 		"Requests to publish on a platform, by provider and outcome, since start.",
-		"Requests to delete from a platform, by provider and outcome, since start."};
-	for (int k = 0; k < 2; k++) {
+		"Requests to delete from a platform, by provider and outcome, since start.",
+		"Metrics samples of published posts, by provider and outcome, since start."};
+	for (int k = 0; k < MET_KINDS; k++) {
 		family(&b, kinds[k], "counter", helps[k]);
 		for (int pi = 0; pi < MET_PROVIDERS; pi++) {
 			const char *pn = metrics_provider_name(pi);
@@ -161,11 +163,13 @@ void h_metrics(void *p)
 	(void)!buf_printf(&b, "herald_engine_lag_seconds_count %llu\n", (unsigned long long)total);
 
 	family(&b, "herald_inflight", "gauge",
-	       "Work in progress: engine jobs publishing or deleting, API calls waiting on a platform.");
+	       "Work in progress: engine jobs publishing, deleting or sampling metrics, API calls waiting on a platform.");
 	(void)!buf_printf(&b, "herald_inflight{kind=\"publish\"} %lld\n",
 		   (long long)metrics_inflight_now(MET_PUBLISH));
 	(void)!buf_printf(&b, "herald_inflight{kind=\"unpublish\"} %lld\n",
 		   (long long)metrics_inflight_now(MET_UNPUBLISH));
+	(void)!buf_printf(&b, "herald_inflight{kind=\"analytics\"} %lld\n",
+		   (long long)metrics_inflight_now(MET_ANALYTICS));
 	(void)!buf_printf(&b, "herald_inflight{kind=\"http_deferred\"} %d\n", api_deferred_count());
 
 	family(&b, "herald_start_time_seconds", "gauge", "When this process started (Unix time).");

@@ -35,6 +35,9 @@ const struct route api_routes[] = {
 	{HM_GET, "/public/v1/posts/{id}", h_post_get, P, "postizGetPost", "one post with its thread, state, error and release URL"},
 	{HM_DELETE, "/public/v1/posts/{id}", h_post_delete, P, "postizDeletePost", "delete a post (its whole group); ?platform=true also deletes it from the platform"},
 
+	{HM_GET, "/public/v1/analytics/post/{id}", h_analytics_post, P, "postizPostAnalytics", "a post's metrics per day (?date=days back, default 7): [{label, data:[{total, date}], percentageChange}], {missing:true} without release id"},
+	{HM_GET, "/public/v1/analytics/{integration}", h_analytics_channel, P, "postizChannelAnalytics", "a channel's metrics per day summed over its posts (?date=days back, default 7); [] for platforms without metrics"},
+
 	{HM_POST, "/public/v1/upload", h_media_upload, P | RF_UPLOAD, "postizUpload", "upload a media file (multipart field file)"},
 	{HM_POST, "/public/v1/upload-from-url", h_media_from_url, P, "postizUploadFromUrl", "fetch a media file from a public http(s) URL"},
 	{HM_GET, "/uploads/{name}", h_uploads_serve, 0, "uploadsServe", "an uploaded file (public; Range and ETag)"},
@@ -57,6 +60,9 @@ const struct route api_routes[] = {
 	{HM_GET, "/v1/posts/{id}", h_native_get, N, "getPost", "one post: per-target state, release URL, every attempt with the platform's response"},
 	{HM_PATCH, "/v1/posts/{id}", h_native_patch, N, "updatePost", "edit text, media, thread, tags or time while draft or queued"},
 	{HM_DELETE, "/v1/posts/{id}", h_native_cancel, N, "cancelPost", "cancel what is not published yet"},
+	{HM_POST, "/v1/analytics/posts/{id}/refresh", h_analytics_refresh, N, "refreshPostAnalytics", "sample the metrics of every target of a post now: 200 with the new counters within 10 s, else 202 (they still come)"},
+	{HM_GET, "/v1/analytics/posts/{id}", h_analytics_native_post, N, "getPostAnalytics", "every target's latest counters (likes, reposts, replies, quotes) and every sample"},
+	{HM_GET, "/v1/analytics/accounts/{id}", h_analytics_account, N, "getAccountAnalytics", "an account's metrics per day summed over its posts (?from=&to=, ISO 8601; default the last 30 days)"},
 	{HM_GET, "/v1/platforms", h_platforms, 0, "listPlatforms", "every platform: capabilities, limits, pinned upstream API and its sunset"},
 	{HM_POST, "/v1/accounts", h_accounts_create, N, "connectAccount", "connect a channel with credentials ({provider, credentials, name?, picture?, verify?}): the platform checks them first (its who-am-I call) and a refused one is 400 credentials_rejected, nothing stored; \"verify\": false stores them unchecked (offline setup)"},
 	{HM_GET, "/v1/accounts", h_accounts_list, N, "listAccounts", "list connected channels"},

@@ -57,6 +57,7 @@ int cmd_post(int argc, char **argv, struct config *cfg);
 int cmd_posts(int argc, char **argv, struct config *cfg);
 int cmd_validate(int argc, char **argv, struct config *cfg);
 int cmd_media(int argc, char **argv, struct config *cfg);
+int cmd_analytics(int argc, char **argv, struct config *cfg);
 int cmd_import(int argc, char **argv, struct config *cfg);
 int cmd_completion(int argc, char **argv, struct config *cfg);
 int cmd_man(int argc, char **argv, struct config *cfg);

@@ -104,6 +104,15 @@ const struct command commands[] = {
 	 "upload  FILE as multipart (POST /v1/media) or a URL (POST /v1/media/from-url);\n"
 	 "        prints id, url, type and size\n" CLIENT_HELP,
 	 "upload", CLIENT_OPTS},
+	{"analytics", cmd_analytics,
+	 "herald analytics post ID | account ID [--from TIME] [--to TIME] | refresh ID",
+	 "show the metrics herald sampled for a post or an account",
+	 "post     every target's latest counters (likes, reposts, replies, quotes) and when\n"
+	 "         they were sampled (a native post id or a Postiz post id)\n"
+	 "account  an account's counters per day, summed over its posts (default: the\n"
+	 "         last 30 days; --from/--to as ISO 8601 dates or date-times)\n"
+	 "refresh  sample every target of a post now and print the new counters\n" CLIENT_HELP,
+	 "post account refresh", "--from --to " CLIENT_OPTS},
 	{"import", cmd_import,
 	 "herald import FILE.csv [--dry-run] [--tz Area/City] [--parallel N]",
 	 "bulk-schedule a content calendar from CSV",

@@ -55,6 +55,8 @@ static const struct opt opts[] = {
 	{"nostr-ca-file", "HERALD_NOSTR_CA_FILE", S(nostr_ca_file), "", 0, 0, 0, "extra CA bundle for wss:// relays (default: the system store)"},
 	{"metrics", "HERALD_METRICS", S(metrics), "token", 0, 0, 0, "GET /metrics: token (needs Authorization: Bearer HERALD_METRICS_TOKEN), public or off"},
 	{NULL, "HERALD_METRICS_TOKEN", S(metrics_token), "", 1, 0, 0, "bearer token a Prometheus scraper sends for GET /metrics"},
+	{"analytics-intervals", "HERALD_ANALYTICS_INTERVALS", S(analytics_intervals), "3600,21600,86400", 0, 0, 0, "seconds after publishing at which a post's metrics are sampled (comma-separated, ascending; empty: no sampling); after the last, daily until HERALD_ANALYTICS_DAYS"},
+	{"analytics-days", "HERALD_ANALYTICS_DAYS", L(analytics_days), "30", 0, 0, 3650, "days after publishing during which metrics are sampled daily (0: only the listed intervals)"},
 	{"log-level", "HERALD_LOG_LEVEL", S(log_level), "info", 0, 0, 0, "debug, info, warn or error"},
 };
 
@@ -141,6 +143,24 @@ int config_load(struct config *c, int *argc, char **argv, char *err, size_t errl
 	if (strcmp(c->metrics, "token") && strcmp(c->metrics, "public") && strcmp(c->metrics, "off")) {
 		snprintf(err, errlen, "metrics: '%s' is not one of token, public, off", c->metrics);
 		return -1;
+	}
+	c->analytics_niv = 0;
+	for (const char *p = c->analytics_intervals; *p;) {
+		char *end;
+		errno = 0;
+		long v = strtol(p, &end, 10);
+		long prev = c->analytics_niv ? c->analytics_iv[c->analytics_niv - 1] : 0;
+		if (errno || end == p || v < 1 || v > 315360000 || v <= prev ||
+		    c->analytics_niv >= ANALYTICS_MAX_INTERVALS || (*end && *end != ',') ||
+		    (*end == ',' && !end[1])) {
+			snprintf(err, errlen,
+				 "analytics-intervals: '%s' is not a list of at most %d ascending "
+				 "numbers of seconds (e.g. 3600,21600,86400)",
+				 c->analytics_intervals, ANALYTICS_MAX_INTERVALS);
+			return -1;
+		}
+		c->analytics_iv[c->analytics_niv++] = v;
+		p = *end ? end + 1 : end;
 	}
 	if (strcmp(c->role, "all") && strcmp(c->role, "api") && strcmp(c->role, "worker")) {
 		snprintf(err, errlen, "role: '%s' is not one of api, worker, all", c->role);

@@ -12,6 +12,8 @@
 
 #include <stdio.h>
 
+#define ANALYTICS_MAX_INTERVALS 32
+
 struct config {
 	char *listen;
 	char *data_dir;
@@ -41,6 +43,12 @@ struct config {
 	char *nostr_ca_file;
 	char *metrics;       /* token | public | off */
 	char *metrics_token;
+	/* analytics sampling: seconds after publishing (ascending), then
+	 * daily until analytics_days after publishing */
+	char *analytics_intervals;
+	long analytics_days;
+	long analytics_iv[ANALYTICS_MAX_INTERVALS];
+	int analytics_niv;
 	int public_url_derived; /* not set by the user: follows the bound port */
 };
 

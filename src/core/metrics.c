@@ -22,7 +22,7 @@ static const double lag_bounds[MET_LAG_BUCKETS] = {0.01, 0.05, 0.1, 0.25, 0.5, 1
 
 struct shard {
 	_Alignas(64) atomic_ullong http[MET_ROUTES][5];
-	atomic_ullong attempts[2][MET_PROVIDERS][MET_OUTCOMES];
+	atomic_ullong attempts[MET_KINDS][MET_PROVIDERS][MET_OUTCOMES];
 	atomic_ullong lag[MET_LAG_BUCKETS]; /* not cumulative here */
 	atomic_ullong lag_count, lag_sum_ms;
 };
@@ -30,7 +30,7 @@ struct shard {
 static struct shard shards[SHARDS];
 static atomic_uint next_shard;
 static _Thread_local struct shard *mine;
-static atomic_llong inflight[2];
+static atomic_llong inflight[MET_KINDS];
 
 static struct shard *shard(void)
 {
@@ -79,7 +79,7 @@ void metrics_attempt(enum met_kind kind, const char *provider, const char *outco
 	for (int i = 0; outcome && outcomes[i]; i++)
 		if (!strcmp(outcomes[i], outcome))
 			o = i;
-	add(&shard()->attempts[kind ? 1 : 0][slot(provider_keys, MET_PROVIDERS, provider)][o], 1);
+	add(&shard()->attempts[(unsigned)kind < MET_KINDS ? kind : 0][slot(provider_keys, MET_PROVIDERS, provider)][o], 1);
 }
 
 void metrics_lag(int64_t late_ms)
@@ -97,7 +97,7 @@ void metrics_lag(int64_t late_ms)
 
 void metrics_inflight(enum met_kind kind, int delta)
 {
-	atomic_fetch_add_explicit(&inflight[kind ? 1 : 0], delta, memory_order_relaxed);
+	atomic_fetch_add_explicit(&inflight[(unsigned)kind < MET_KINDS ? kind : 0], delta, memory_order_relaxed);
 }
 
 const char *metrics_outcome_name(int i)
@@ -140,7 +140,7 @@ uint64_t metrics_attempt_count(enum met_kind kind, int provider, int outcome)
 	if (provider < 0 || provider >= MET_PROVIDERS || outcome < 0 || outcome >= MET_OUTCOMES)
 		return 0;
 	for (int s = 0; s < SHARDS; s++)
-		n += get(&shards[s].attempts[kind ? 1 : 0][provider][outcome]);
+		n += get(&shards[s].attempts[(unsigned)kind < MET_KINDS ? kind : 0][provider][outcome]);
 	return n;
 }
 
@@ -176,5 +176,5 @@ double metrics_lag_sum_seconds(void)
 
 int64_t metrics_inflight_now(enum met_kind kind)
 {
-	return atomic_load_explicit(&inflight[kind ? 1 : 0], memory_order_relaxed);
+	return atomic_load_explicit(&inflight[(unsigned)kind < MET_KINDS ? kind : 0], memory_order_relaxed);
 }

@@ -25,11 +25,12 @@
 #define MET_OUTCOMES 12
 #define MET_LAG_BUCKETS 13
 
-enum met_kind { MET_PUBLISH = 0, MET_UNPUBLISH = 1 };
+enum met_kind { MET_PUBLISH = 0, MET_UNPUBLISH = 1, MET_ANALYTICS = 2 };
+#define MET_KINDS 3
 
 /* One HTTP answer (route: the matched route pattern, NULL when none). */
 void metrics_http(const char *route, int status);
-/* One publish or unpublish attempt's end (provider: the provider's
+/* One publish, unpublish or metrics-sample attempt's end (provider: the provider's
  * identifier string from its table row). */
 void metrics_attempt(enum met_kind kind, const char *provider, const char *outcome);
 /* A due post claimed `late_ms` after its due time. */

@@ -323,6 +323,8 @@ static void handle(struct job *jb, enum pub_status st, const struct hresp *r)
 			       "published, but herald could not record the platform's answer", now, 0);
 			return;
 		}
+		if (jb->cur == 0)
+			analytics_schedule(jb->l, jb->pr, it->id, jb->j.org_id, jb->j.channel_id, now);
 		if (last) {
 			if (rc == STORE_CONFLICT)
 				log_msg(LOG_WARN, "engine", "post %s: lease lost before finishing (published)",
@@ -726,6 +728,7 @@ static void housekeep(struct engine_loop *l, int64_t now)
 void engine_startup(struct engine *e, struct store *st)
 {
 	housekeep_store(e, st, now_ms());
+	analytics_startup(e, st);
 }
 
 static void housekeep_store(struct engine *e, struct store *st, int64_t now)
@@ -800,6 +803,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		room = MAX_INFLIGHT - l->inflight;
 		if (room > 0)
 			unpublish_tick(l, now, room > 8 ? 8 : room);
+		/* metrics samples too, after the work that changes platforms
+		 * (reads: a larger share, so a burst of due samples drains fast) */
+		room = MAX_INFLIGHT - l->inflight;
+		if (room > 0)
+			analytics_tick(l, now, room > 32 ? 32 : room);
 	}
 	evtimer_add(l->tick, &tv);
 }

@@ -65,4 +65,16 @@ void engine_item_ctx(struct pub_ctx *c, struct arena *ia, json_t *cred,
 		     const struct store_channel *ch, const struct store_post *items, size_t cur);
 void unpublish_tick(struct engine_loop *l, int64_t now, int room);
 
+/* analytics.c: sampling published posts' metrics.  The next sample time of
+ * an item published at published_at, after now (0: the schedule is over);
+ * schedule the first sample of a root item just published (nothing for a
+ * provider without metrics); schedule posts a crash left without a job
+ * (at start); claim due samples (at most `room`) and start them. */
+struct store_analytics_job;
+int64_t analytics_next_due(const struct config *cfg, int64_t published_at, int64_t now);
+void analytics_schedule(struct engine_loop *l, const struct provider *pr, const char *item_id,
+			const char *org_id, const char *channel_id, int64_t published_at);
+void analytics_startup(struct engine *e, struct store *st);
+void analytics_tick(struct engine_loop *l, int64_t now, int room);
+
 #endif

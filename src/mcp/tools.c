@@ -83,6 +83,9 @@ const struct mcp_tool mcp_tools[] = {
 	 "\"description\":\"http(s) URL of an image or video to fetch into the media library\"},"
 	 IDEMPOTENCY_PROP "},\"required\":[\"url\"]}",
 	 {{"idempotencyKey", MCP_IN_HEADER, "Idempotency-Key"}, {NULL}}, 1, MCP_OPEN_WORLD},
+	{"get_analytics", "Get a post's analytics", "getPostAnalytics",
+	 "{\"type\":\"object\",\"properties\":{" ID_PROP("postId", "the post id") "},\"required\":[\"postId\"]}",
+	 {{"postId", MCP_IN_PATH, "id"}, {NULL}}, 0, MCP_READ_ONLY | MCP_IDEMPOTENT},
 	{"find_slot", "Find a free slot", "postizFindSlot",
 	 "{\"type\":\"object\",\"properties\":{" ID_PROP("accountId", "the account (channel) id") "},"
 	 "\"required\":[\"accountId\"]}",

@@ -1137,6 +1137,7 @@ enum op {
 	OP_READBACK,
 	OP_DELETE,
 	OP_PROFILE,
+	OP_METRICS,
 };
 
 enum card { CARD_OFF, CARD_PAGE, CARD_THUMB, CARD_UPLOAD, CARD_READY };
@@ -1175,6 +1176,7 @@ struct bs {
 	long create_status;
 	const char *create_error;
 	int64_t create_retry;
+	int metrics; /* analytics: getPosts of c->release_id */
 };
 
 static const char *cred_str(struct pub_ctx *c, const char *k)
@@ -1376,6 +1378,8 @@ static json_t *build_record(struct pub_ctx *c, struct bs *s)
 	return rec;
 }
 
+static enum pub_status metrics_request(struct pub_ctx *c, struct bs *s);
+
 static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 {
 	s->op = op;
@@ -1471,6 +1475,8 @@ static enum pub_status start(struct pub_ctx *c, struct bs *s, enum op op)
 		c->req.headers[1] = "Accept: application/json";
 		c->req.headers[2] = NULL;
 		return PUB_SEND;
+	case OP_METRICS:
+		return metrics_request(c, s);
 	case OP_DELETE:
 		return send_json(c, xrpc(c, s, "com.atproto.repo.deleteRecord"),
 				 json_pack("{s:s,s:s,s:s}", "repo", s->del_repo, "collection",
@@ -1495,6 +1501,8 @@ static enum pub_status advance(struct pub_ctx *c, struct bs *s)
 		return start(c, s, OP_DELETE);
 	if (s->profile)
 		return start(c, s, OP_PROFILE);
+	if (s->metrics)
+		return start(c, s, OP_METRICS);
 	for (; s->fi < s->nf; s->fi++)
 		if (s->f[s->fi].kind == F_MENTION && !s->f[s->fi].resolved)
 			return start(c, s, OP_RESOLVE);
@@ -2171,6 +2179,95 @@ static enum pub_status bsky_verify(struct pub_ctx *c, const struct hresp *r)
 	return PUB_FAILED;
 }
 
+/* Metrics: app.bsky.feed.getPosts?uris=<at:// URI> on the cached session
+ * (the PDS proxies app.bsky.* to its AppView) -> likeCount, repostCount,
+ * replyCount, quoteCount.  An empty posts[] means the AppView does not have
+ * the post (deleted, or not indexed yet): that sample is given up. */
+static enum pub_status metrics_request(struct pub_ctx *c, struct bs *s)
+{
+	send_get(c,
+		 arena_printf(c->a, "%s?uris=%s", xrpc(c, s, "app.bsky.feed.getPosts"),
+			      url_encode(c->a, c->release_id)),
+		 0, 20000);
+	c->req.headers[0] = arena_printf(c->a, "Authorization: Bearer %s", cred_str(c, "accessJwt"));
+	c->req.headers[1] = "Accept: application/json";
+	c->req.headers[2] = NULL;
+	return PUB_SEND;
+}
+
+static enum pub_status bsky_metrics(struct pub_ctx *c, const struct hresp *r)
+{
+	if (!r) {
+		struct bs *s = arena_alloc(c->a, sizeof(*s));
+		c->state = s;
+		const char *svc = c->base_url && *c->base_url ? c->base_url : cred_str(c, "service");
+		char *pds = arena_strdup(c->a, svc ? svc : DEFAULT_SERVICE);
+		size_t l = strlen(pds);
+		while (l > 8 && pds[l - 1] == '/')
+			pds[--l] = 0;
+		s->pds = pds;
+		if (!cred_str(c, "identifier") || !cred_str(c, "password")) {
+			c->error = "the channel has no identifier or app password; reconnect it";
+			return PUB_AUTH_EXPIRED;
+		}
+		const char *repo, *coll, *rkey;
+		if (!c->release_id || parse_at_uri(c->a, c->release_id, &repo, &coll, &rkey)) {
+			c->error = arena_printf(c->a, "the post's release id is not an at:// URI (%s)",
+						c->release_id ? c->release_id : "none");
+			return PUB_FAILED;
+		}
+		s->metrics = 1;
+		return advance(c, s);
+	}
+	struct bs *s = c->state;
+	if (s->op != OP_METRICS)
+		return bsky_publish(c, r); /* the session steps */
+	if (auth_problem(c, r))
+		return reauth(c, s, r);
+	if (r->status < 200 || r->status >= 300)
+		return fail(c, r, "getPosts");
+	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+	json_t *posts = json_object_get(j, "posts");
+	if (!json_is_array(posts)) {
+		json_decref(j);
+		c->error = arena_printf(c->a, "Bluesky answered getPosts without posts: %.200s",
+					r->body_len ? r->body : "(empty body)");
+		return PUB_RETRY;
+	}
+	json_t *p = NULL;
+	size_t i;
+	json_t *it;
+	json_array_foreach(posts, i, it)
+	{
+		const char *uri = json_string_value(json_object_get(it, "uri"));
+		if (uri && !strcmp(uri, c->release_id))
+			p = it;
+	}
+	if (!p) {
+		json_decref(j);
+		c->error = arena_printf(c->a, "Bluesky's AppView does not have %s (deleted, or not "
+					      "indexed yet)", c->release_id);
+		return PUB_FAILED;
+	}
+	static const struct {
+		const char *wire, *name;
+	} map[] = {{"likeCount", METRIC_LIKES},
+		   {"repostCount", METRIC_REPOSTS},
+		   {"replyCount", METRIC_REPLIES},
+		   {"quoteCount", METRIC_QUOTES}};
+	json_t *out = json_object();
+	arena_defer(c->a, free_json, out);
+	for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
+		json_t *v = json_object_get(p, map[k].wire);
+		/* the lexicon makes the counts optional: absent is zero */
+		json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+		json_object_set_new(out, map[k].name, json_integer(n < 0 ? 0 : n));
+	}
+	json_decref(j);
+	c->output = out;
+	return PUB_OK;
+}
+
 static const struct provider_tool bsky_tools[] = {
 	{"profile", "the connected account's profile (handle, display name, counts)", "[]",
 	 bsky_tool_profile},
@@ -2182,7 +2279,8 @@ const struct provider provider_bluesky = {
 	.api_sunset = NULL,
 	.identifier = "bluesky",
 	.name = "Bluesky",
-	.flags = PROV_THREADS | PROV_IMAGES | PROV_DELETE | PROV_IDEMPOTENT | PROV_CREDENTIALS,
+	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_IDEMPOTENT |
+		 PROV_CREDENTIALS | PROV_METRICS,
 	.max_length = 300,
 	.editor = "normal",
 	.rules = "Up to 300 characters (grapheme clusters). Up to 4 images (alt text supported), or "
@@ -2202,6 +2300,7 @@ const struct provider provider_bluesky = {
 	.refresh = NULL,
 	.min_interval_ms = 0,
 	.verify = bsky_verify,
+	.metrics = bsky_metrics,
 };
 
 json_t *bsky_facets_json(struct arena *a, const char *content, char **text_out)

@@ -701,6 +701,62 @@ static enum pub_status masto_verify(struct pub_ctx *c, const struct hresp *r)
 	return PUB_OK;
 }
 
+/* Metrics: GET /api/v1/statuses/:id (Bearer) -> favourites_count,
+ * reblogs_count, replies_count and, since Mastodon 4.5, quotes_count.  A
+ * 404 is final: the status is gone (or no longer visible to the token). */
+static enum pub_status masto_metrics(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r) {
+		if (r->status < 200 || r->status >= 300)
+			return fail(c, r, "refused to read the status");
+		json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+		static const struct {
+			const char *wire, *name;
+		} map[] = {{"favourites_count", METRIC_LIKES},
+			   {"reblogs_count", METRIC_REPOSTS},
+			   {"replies_count", METRIC_REPLIES},
+			   {"quotes_count", METRIC_QUOTES}};
+		json_t *out = json_object();
+		arena_defer(c->a, free_json_masto, out);
+		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+			json_t *v = json_object_get(j, map[i].wire);
+			if (json_is_integer(v) && json_integer_value(v) >= 0)
+				json_object_set_new(out, map[i].name, json_integer(json_integer_value(v)));
+		}
+		json_decref(j);
+		if (!json_object_size(out)) {
+			c->error = arena_printf(c->a, "Mastodon answered the status without counters: %.200s",
+						r->body_len ? r->body : "(empty body)");
+			return PUB_RETRY;
+		}
+		c->output = out;
+		return PUB_OK;
+	}
+	const char *base = c->base_url && *c->base_url
+				   ? c->base_url
+				   : json_string_value(json_object_get(c->credentials, "instance"));
+	if (!http_url(base) || !token(c) || !*token(c)) {
+		c->error = "the channel has no instance URL or access token; reconnect it";
+		return PUB_AUTH_EXPIRED;
+	}
+	const char *id = c->release_id;
+	if (!id || !*id ||
+	    strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != strlen(id)) {
+		c->error = arena_printf(c->a, "the post's release id is not a Mastodon status id (%s)",
+					id ? id : "none");
+		return PUB_FAILED;
+	}
+	size_t l = strlen(base);
+	while (l && base[l - 1] == '/')
+		l--;
+	c->req.method = "GET";
+	c->req.url = arena_printf(c->a, "%.*s/api/v1/statuses/%s", (int)l, base, id);
+	c->req.safe = 1;
+	c->req.timeout_ms = 20000;
+	auth_headers(c, 0);
+	return PUB_SEND;
+}
+
 static const struct provider_tool masto_tools[] = {
 	{"profile", "the account the token belongs to (verify_credentials)", "[]", masto_tool_profile},
 	{"lists", "the account's lists: [{id, title}]", "[]", masto_tool_lists},
@@ -713,7 +769,7 @@ const struct provider provider_mastodon = {
 	.identifier = "mastodon",
 	.name = "Mastodon",
 	.flags = PROV_THREADS | PROV_IMAGES | PROV_VIDEO | PROV_DELETE | PROV_IDEMPOTENT |
-		 PROV_CREDENTIALS,
+		 PROV_CREDENTIALS | PROV_METRICS,
 	.max_length = 500,
 	.editor = "normal",
 	.rules = "Up to 500 characters on most instances (each link counts 23). Up to 4 images, or "
@@ -732,4 +788,5 @@ const struct provider provider_mastodon = {
 	.refresh = NULL,
 	.min_interval_ms = 0,
 	.verify = masto_verify,
+	.metrics = masto_metrics,
 };

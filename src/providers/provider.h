@@ -185,11 +185,26 @@ struct provider {
 	 * the first publish reuses them.  NULL: nothing to ask the platform
 	 * (rss, webhook, nostr: checked offline by connect). */
 	enum pub_status (*verify)(struct pub_ctx *c, const struct hresp *prev);
+	/* Read the public counters of one published item (PROV_METRICS), named
+	 * by c->release_id and c->release_url; the same step protocol as
+	 * publish (PUB_SEND with c->req, called again with the answer; reads
+	 * only).  PUB_OK with c->output = an object of non-negative integers
+	 * under herald's metric names (METRIC_* below; owned by the function:
+	 * freed with c->a).  PUB_FAILED when the item is gone or unreadable,
+	 * PUB_RETRY/PUB_AUTH_EXPIRED as for publishing.  Run by the engine's
+	 * analytics jobs (src/engine/analytics.c).  NULL: no metrics. */
+	enum pub_status (*metrics)(struct pub_ctx *c, const struct hresp *prev);
 };
 
 /* HERALD_<PROVIDER>_BASE_URL (identifier upper-cased, '-' as '_'): where
  * tests point a provider instead of the platform; NULL when unset. */
 const char *provider_base_url(const struct provider *pr);
+
+/* herald's metric names: the same counter has one name on every platform */
+#define METRIC_LIKES "likes"
+#define METRIC_REPOSTS "reposts"
+#define METRIC_REPLIES "replies"
+#define METRIC_QUOTES "quotes"
 
 /* Standard Webhooks signature "v1,<base64>" of body (webhook.c). */
 int webhook_sign(const char *secret, const char *msg_id, const char *ts, const char *body,

@@ -93,6 +93,21 @@ static const char *const schema_migrations[] = {
 	 * Telegram stores every message id of an album, {"message_ids":[..]}.
 	 * NULL for rows published before, and for providers that need none. */
 	"ALTER TABLE posts ADD COLUMN release_data TEXT;",
+	/* 7: analytics (issue #4).  analytics_jobs: one row per published root
+	 * item of a provider with metrics; due_at is the next sample, claimed
+	 * with a lease like the engine's other jobs; done when the schedule is
+	 * over.  metric_samples: one counter value per sample. */
+	"CREATE TABLE analytics_jobs ("
+	" item_id TEXT PRIMARY KEY REFERENCES posts(id), org_id TEXT NOT NULL,"
+	" channel_id TEXT NOT NULL, published_at BIGINT NOT NULL, samples INTEGER NOT NULL DEFAULT 0,"
+	" due_at BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,"
+	" lease_owner TEXT, lease_until BIGINT, last_error TEXT, last_sampled_at BIGINT);"
+	"CREATE INDEX analytics_jobs_due ON analytics_jobs(due_at) WHERE done = 0;"
+	"CREATE TABLE metric_samples ("
+	" id TEXT PRIMARY KEY, org_id TEXT NOT NULL, item_id TEXT NOT NULL, channel_id TEXT NOT NULL,"
+	" name TEXT NOT NULL, value BIGINT NOT NULL, sampled_at BIGINT NOT NULL);"
+	"CREATE INDEX metric_samples_item ON metric_samples(item_id, sampled_at);"
+	"CREATE INDEX metric_samples_channel ON metric_samples(channel_id, sampled_at);",
 };
 
 #define SCHEMA_VERSION (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]))

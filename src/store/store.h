@@ -424,4 +424,51 @@ int store_media_list(struct store *st, struct arena *a, const char *org_id, cons
  * references the media (by id or by its /uploads/ name). */
 int store_media_delete(struct store *st, const char *org_id, const char *id, const char *name);
 
+
+/* ---- analytics (store_analytics.c) ----
+ * A job per published root item of a provider with metrics; the engine
+ * claims due jobs with a lease (owner, lease_until), samples the platform
+ * and records the counters with the job's next due time in one
+ * transaction. */
+struct store_analytics_job {
+	char *item_id, *org_id, *channel_id;
+	int samples, attempts;
+	int64_t published_at, due_at, lease_until;
+};
+struct store_sample {
+	char *item_id, *name;
+	int64_t value, sampled_at;
+};
+/* Sampling starts at due_at (insert, or restart the schedule of an item
+ * published again: a repeating post). */
+int store_analytics_schedule(struct store *st, const char *item_id, const char *org_id,
+			     const char *channel_id, int64_t published_at, int64_t due_at);
+/* Jobs for published roots of `provider` since `since` that have none
+ * (published while a crash cut the scheduling short); *out_n added. */
+int store_analytics_backfill(struct store *st, const char *provider, int64_t since, int64_t now,
+			     int *out_n);
+int store_analytics_claim(struct store *st, struct arena *a, const char *owner, int64_t now,
+			  int64_t lease_ms, int limit, struct store_analytics_job **out, size_t *n);
+/* Record one sample (n counters) and move the job on: next_due 0 ends it.
+ * STORE_CONFLICT when the lease is no longer ours. */
+int store_analytics_record(struct store *st, const struct store_analytics_job *j,
+			   const char *owner, const char *const *names, const int64_t *values,
+			   size_t n, int64_t now, int64_t next_due);
+/* No sample this time: retry at due_at (attempts + 1) or, with skip, give
+ * this sample up and go on at due_at (attempts reset); next_due 0 ends. */
+int store_analytics_defer(struct store *st, const char *item_id, const char *owner,
+			  int64_t due_at, int skip, const char *error);
+/* Make the job of this root due now, reopening a finished one (a refresh);
+ * *out_n jobs changed. */
+int store_analytics_due_now(struct store *st, const char *org_id, const char *item_id,
+			    int64_t now, int *out_n);
+/* Samples of one item, or of a channel (item_id NULL), of the org, in
+ * [from, to), oldest first. */
+int store_analytics_samples(struct store *st, struct arena *a, const char *org_id,
+			    const char *channel_id, const char *item_id, int64_t from, int64_t to,
+			    struct store_sample **out, size_t *n);
+/* The job state of an item (for the API): 0, or STORE_NOTFOUND. */
+int store_analytics_job_get(struct store *st, struct arena *a, const char *item_id,
+			    struct store_analytics_job **out, char **last_error, int *done);
+
 #endif

@@ -538,6 +538,26 @@ class BlueskyPDS(unittest.TestCase):
             self.assertEqual(st, 400, rec)
             self.assertEqual(rec.get("error"), "RecordNotFound", rec)
 
+    def test_metrics_get_posts_without_an_appview(self):
+        """analytics: a metrics sample asks the PDS for app.bsky.feed.getPosts on the
+        session.  This network has no AppView, so the PDS cannot answer it: the
+        sample is given up with the PDS's own answer as lastError and no counters
+        are invented (with an AppView the same request returns likeCount etc.)."""
+        got = self.publish([{"id": new_ulid(), "image": [], "content": "<p>measure me</p>"}])
+        self.assertEqual(got.get("status"), "published", self.story(got))
+        pid = got["id"]
+        # the refresh answer waits for the engine's attempt (200), which failed
+        st, _, a = self.srv.request("POST", "/v1/analytics/posts/%s/refresh" % pid, key=self.key,
+                                    timeout=30)
+        self.assertEqual(st, 200, a)
+        t = a["targets"][0]
+        self.assertEqual(t["series"], [], "counters without an AppView? %s" % a)
+        self.assertIsNone(t["metrics"])
+        self.assertIn("getPosts", t["lastError"] or "", self.story(a))
+        self.assertIsNotNone(t["nextSampleAt"], "a failed sample must not end the schedule")
+        st, _, again = self.srv.request("GET", "/v1/analytics/posts/" + pid, key=self.key)
+        self.assertEqual((st, again["targets"][0]["series"]), (200, []), again)
+
     def test_wrong_password_is_an_auth_failure(self):
         """the PDS refuses the login: the post fails as an auth failure with its message"""
         st, _, acct = self.srv.request("POST", "/v1/accounts", key=self.key, body={

@@ -17,9 +17,9 @@ import unittest
 
 from harness import HERALD_BIN, HeraldTestCase, base_env, run_cli, unique, future, iso_z, png_bytes
 
-ALL_COMMANDS = ("serve", "keys", "channels", "post", "posts", "validate", "media", "import",
+ALL_COMMANDS = ("serve", "keys", "channels", "post", "posts", "validate", "media", "analytics", "import",
                 "mcp", "config", "completion", "man", "version", "help")
-CLIENT_COMMANDS = ("post", "posts", "validate", "media", "import")
+CLIENT_COMMANDS = ("post", "posts", "validate", "media", "analytics", "import")
 TG_CRED = {"token": "123456789:AAHvalidateTokenForHeraldTests_abcd", "chat_id": "42"}
 
 

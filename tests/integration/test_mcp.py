@@ -29,7 +29,8 @@ HAVE_SDK = os.path.exists(os.path.join(SDK_DIR, "node_modules", "@modelcontextpr
 
 SERVED_TOOLS = {"list_accounts": "listAccounts", "validate_post": "validatePost",
                 "find_slot": "postizFindSlot", "create_post": "createPost", "list_posts": "listPosts",
-                "get_post": "getPost", "cancel_post": "cancelPost"}
+                "get_post": "getPost", "cancel_post": "cancelPost",
+                "get_analytics": "getPostAnalytics"}
 # tools whose routes are being built on other branches: listed once the
 # operation is in the route table (and so in /openapi.json)
 PENDING_TOOLS = {"upload_media_from_url": "uploadMediaFromUrl"}

@@ -190,5 +190,55 @@ class RealPostizCliTest(HeraldTestCase):
         self.assertIn("Invalid API key", out)
 
 
+@unittest.skipUnless(POSTIZ_CLI, "the postiz CLI is not installed (set POSTIZ_CLI)")
+class RealPostizCliAnalyticsTest(RealPostizCliTest):
+    """analytics:platform and analytics:post against a post whose metrics were
+    sampled from a Mastodon fake (the exact GET /api/v1/statuses/:id)."""
+    server_env = {"HERALD_ANALYTICS_INTERVALS": "1", "HERALD_ANALYTICS_DAYS": "0",
+                  "HERALD_RETRY_BASE_MS": "100"}
+
+    # the inherited tests run in RealPostizCliTest already
+    test_cli_round_trip = test_cli_multi_channel_and_json_file = test_cli_bad_key = None
+
+    def test_cli_analytics(self):
+        import time
+        from fake_platform import FakePlatform
+        fake = FakePlatform(os.path.dirname(os.path.abspath(__file__))).start()
+        self.addCleanup(fake.stop)
+        auth = {"authorization": "Bearer tok-cli-analytics"}
+        fake.load([
+            {"expect": {"method": "POST", "path": "/api/v1/statuses", "headers": auth},
+             "reply": {"json": {"id": "8001", "url": "https://masto.example/@a/8001"}}},
+            {"expect": {"method": "GET", "path": "/api/v1/statuses/8001", "headers": auth},
+             "reply": {"json": {"id": "8001", "favourites_count": 12, "reblogs_count": 3,
+                                "replies_count": 1}}},
+        ])
+        key = self.srv.key("pz_cli_analytics")
+        st, _, acc = self.srv.request("POST", "/v1/accounts", key=key, body={
+            "provider": "mastodon", "name": "cli analytics",
+            "credentials": {"instance": fake.url, "access_token": "tok-cli-analytics"}})
+        self.assertEqual(st, 201, acc)
+        ch = acc["id"]
+        out = self.pz(key, "posts:create", "-c", "measured", "-i", ch, "-s",
+                      iso_z(utcnow() + dt.timedelta(seconds=2)))
+        pid = self.json_of(out)[0]["postId"]
+        deadline = time.monotonic() + 15
+        while fake.used() < 2 or not self.srv.request(
+                "GET", "/v1/analytics/posts/" + pid, key=key)[2]["targets"][0]["series"]:
+            self.assertLess(time.monotonic(), deadline, fake.transcript())
+            time.sleep(0.1)
+        self.assertEqual(fake.problems(), [])
+        day = utcnow().strftime("%Y-%m-%d")
+        got = self.json_of(self.pz(key, "analytics:platform", ch, "-d", "30"))
+        self.assertEqual(got[0], {"label": "Likes", "data": [{"total": "12", "date": day}],
+                                  "percentageChange": 0})
+        self.assertEqual([x["label"] for x in got], ["Likes", "Reposts", "Replies"])
+        got = self.json_of(self.pz(key, "analytics:post", pid))
+        self.assertEqual(got[1]["data"], [{"total": "3", "date": day}])
+        # unknown id: the CLI reports the 404
+        out = self.pz(key, "analytics:post", "nope", want_rc=1)
+        self.assertIn("404", out)
+
+
 if __name__ == "__main__":
     unittest.main()
