@@ -19,6 +19,7 @@
 #include "media_int.h"
 #include "../core/arena.h"
 #include "../core/config.h"
+#include "../core/workq.h"
 #include "../core/ids.h"
 #include "../core/log.h"
 #include "../core/timeutil.h"
@@ -30,9 +31,6 @@
 #include "../store/store.h"
 
 #include <ctype.h>
-#include <event2/event.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <event2/http.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -104,8 +102,8 @@ int media_tmp_open(struct arena *a, char **path)
 }
 
 /* Ingesting a finished file blocks (libmagic, libvips, and with S3 the
- * upload of the whole object), so it runs on a thread of its own while the
- * request waits deferred; the loop records and answers when it is done.
+ * upload of the whole object), so it runs on a worker (core/workq.h) while
+ * the request waits deferred; the loop records and answers when it is done.
  * Only the blocking steps leave the loop: the store handle, the arena and
  * the reply stay on it. */
 enum { ING_OK, ING_TOO_LARGE, ING_STORAGE, ING_UNSUPPORTED };
@@ -120,11 +118,9 @@ struct ingest {
 	struct media_facts f;
 };
 
-#define INGEST_THREADS_MAX 8
-static atomic_int ingest_threads;
-
-static void ingest_work(struct ingest *g)
+static void ingest_work(void *arg)
 {
+	struct ingest *g = arg;
 	/* the image cap is judged on the sniffed type before any decoding */
 	char mime[64];
 	if (!media_sniff(g->tmp, mime, sizeof(mime)) && !strncmp(mime, "image/", 6) &&
@@ -158,8 +154,9 @@ fail:
 	unlink(g->tmp);
 }
 
-static void ingest_finish(struct ingest *g)
+static void ingest_finish(void *arg)
 {
+	struct ingest *g = arg;
 	struct call *c = g->c;
 	switch (g->outcome) {
 	case ING_TOO_LARGE:
@@ -200,25 +197,6 @@ static void ingest_finish(struct ingest *g)
 	free(g);
 }
 
-static void ingest_done(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	ingest_finish(arg);
-}
-
-static void *ingest_thread(void *arg)
-{
-	struct ingest *g = arg;
-	ingest_work(g);
-	atomic_fetch_sub(&ingest_threads, 1);
-	struct timeval now = {0, 0};
-	/* libevent is set up for threads: this wakes the request's loop */
-	if (event_base_once(g->c->base, -1, EV_TIMEOUT, ingest_done, g, &now))
-		log_msg(LOG_ERROR, "media", "cannot hand an ingested file back to its loop");
-	return NULL;
-}
-
 void media_ingest(struct call *c, const char *tmp, int64_t bytes, const char *sha256,
 		  const char *original_name, const char *source_url)
 {
@@ -236,20 +214,11 @@ void media_ingest(struct call *c, const char *tmp, int64_t bytes, const char *sh
 	g->original_name = original_name;
 	g->source_url = source_url;
 	ulid_new(g->id); /* monotonic per thread: made on the loop */
-	if (c->base && atomic_fetch_add(&ingest_threads, 1) < INGEST_THREADS_MAX) {
-		pthread_attr_t at;
-		pthread_t t;
-		pthread_attr_init(&at);
-		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (workq_submit(c->base, ingest_work, ingest_finish, g) == 0) {
 		api_defer(c);
-		int rc = pthread_create(&t, &at, ingest_thread, g);
-		pthread_attr_destroy(&at);
-		if (rc == 0)
-			return;
+		return;
 	}
-	if (c->base)
-		atomic_fetch_sub(&ingest_threads, 1);
-	/* no thread to spare: here, blocking this loop */
+	/* no worker to spare: here, blocking this loop */
 	ingest_work(g);
 	ingest_finish(g);
 }

@@ -16,7 +16,7 @@ json_t *media_json(struct call *c, const struct store_media *m);
 int media_tmp_open(struct arena *a, char **path);
 /* Sniff, check caps, probe, store and record the finished temporary file
  * `tmp`, then reply (201 or the error), usually later: the blocking part
- * runs on its own thread while the call is deferred.  tmp is consumed
+ * runs on a worker (core/workq.h) while the call is deferred.  tmp is consumed
  * either way; the strings must live as long as the call (c->a). */
 void media_ingest(struct call *c, const char *tmp, int64_t bytes, const char *sha256,
 		  const char *original_name, const char *source_url);

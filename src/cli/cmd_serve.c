@@ -6,6 +6,7 @@
 #include "../api/api.h"
 #include "../core/arena.h"
 #include "../core/log.h"
+#include "../core/workq.h"
 #include "../media/media.h"
 #include "../core/timeutil.h"
 #include "../engine/engine.h"
@@ -162,7 +163,11 @@ int cmd_serve(int argc, char **argv, struct config *cfg)
 		.drain_s = (int)cfg->drain_seconds,
 	};
 	char err[512];
+	/* blocking media work (libvips, libmagic, S3) leaves the loops */
+	if (workq_start(2))
+		log_msg(LOG_WARN, "serve", "no worker threads: media work runs on the loops");
 	int rc = http_serve(&o, err, sizeof(err));
+	workq_stop();
 	engine_free(sc.engine);
 	media_shutdown();
 	if (rc) {

@@ -11,6 +11,7 @@
 #include "../core/log.h"
 #include "../core/metrics.h"
 #include "../core/timeutil.h"
+#include "../core/workq.h"
 #include "../http/client.h"
 #include "../media/media.h"
 #include "../preflight/rules.h"
@@ -225,6 +226,84 @@ static void save_credentials(struct job *jb)
 	free(sealed);
 }
 
+/* Hand an answer to the provider's next step. */
+static void answer_step(struct job *jb, const struct hresp *r)
+{
+	struct pub_ctx *c = &jb->ctx;
+	c->step++;
+	memset(&c->req, 0, sizeof(c->req));
+	handle(jb, jb->pr->publish(c, r), r);
+}
+
+/* Blocking media work off the loop (core/workq.h): its own arena, handed
+ * to the item's arena when the task is back, since the loop may use the
+ * item's arena meanwhile (lease renewals). */
+struct media_task {
+	struct job *jb;
+	struct arena *a;
+	const struct media_fit *fit;
+	/* fetched bytes to fit (fit_fetched) */
+	struct hresp r;
+	int fitted;
+	/* a stored object to read (serve_local_media) */
+	const char *name;
+	struct store_media *m;
+	size_t max;
+};
+
+static void free_arena(void *p)
+{
+	arena_free(p);
+}
+
+static void fit_work(void *p)
+{
+	struct media_task *t = p;
+	const void *nb = NULL;
+	size_t nl = 0;
+	if (media_fit_mem(t->a, t->r.body, t->r.body_len, t->fit, &nb, &nl) == 1) {
+		t->r.body = (char *)nb;
+		t->r.body_len = nl;
+		t->r.headers = "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n\r\n";
+	}
+}
+
+static void fit_done(void *p)
+{
+	struct media_task *t = p;
+	struct job *jb = t->jb;
+	arena_defer(jb->ia, free_arena, t->a);
+	answer_step(jb, &t->r);
+}
+
+/* 1 when the answer went to a worker to be fitted (the step goes on from
+ * there), 0 to go on with it as it is. */
+static int fit_fetched(struct job *jb, const struct hresp *r)
+{
+	const struct media_fit *fit = media_fit_for(jb->pr->identifier);
+	if (!fit)
+		return 0;
+	struct arena *a = arena_new();
+	struct media_task *t = arena_alloc(a, sizeof(*t));
+	memset(t, 0, sizeof(*t));
+	t->jb = jb;
+	t->a = a;
+	t->fit = fit;
+	/* curl's answer lives only during its callback: copy it */
+	t->r = *r;
+	char *b = arena_alloc(a, r->body_len + 1);
+	memcpy(b, r->body, r->body_len);
+	b[r->body_len] = 0;
+	t->r.body = b;
+	t->r.headers = r->headers ? arena_strdup(a, r->headers) : NULL;
+	t->r.error = NULL;
+	if (workq_submit(jb->l->base, fit_work, fit_done, t) == 0)
+		return 1;
+	fit_work(t);
+	fit_done(t);
+	return 1;
+}
+
 static void on_answer(void *arg, const struct hresp *r)
 {
 	struct job *jb = arg;
@@ -267,25 +346,12 @@ static void on_answer(void *arg, const struct hresp *r)
 		return;
 	}
 	/* an image fetched from the post's own URL gets the same fitted copy
-	 * as a herald-hosted one (serve_local_media): made here, in memory,
-	 * and not kept, since the URL's bytes may change */
-	struct hresp fitted;
+	 * as a herald-hosted one (serve_local_media), made on a worker and in
+	 * memory (not kept: the URL's bytes may change) */
 	if (c->req.fit && c->req.user_url && r != &jb->local && !r->curl_code && r->status == 200 &&
-	    r->body_len) {
-		const void *nb = NULL;
-		size_t nl = 0;
-		if (media_fit_mem(jb->ia, r->body, r->body_len, media_fit_for(jb->pr->identifier), &nb,
-				  &nl) == 1) {
-			fitted = *r;
-			fitted.body = (char *)nb;
-			fitted.body_len = nl;
-			fitted.headers = "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n\r\n";
-			r = &fitted;
-		}
-	}
-	c->step++;
-	memset(&c->req, 0, sizeof(c->req));
-	handle(jb, jb->pr->publish(c, r), r);
+	    r->body_len && fit_fetched(jb, r))
+		return;
+	answer_step(jb, r);
 }
 
 /* Act on what the provider said, after the first call (r == NULL) or after
@@ -499,6 +565,47 @@ static void local_answer(struct job *jb, long status, const char *mime, char *bo
 	r->sent = 1;
 }
 
+/* Making the fitted copy (libvips) and reading the object (a file, or
+ * the bucket) block: a worker does both. */
+static void local_work(void *p)
+{
+	struct media_task *t = p;
+	struct job *jb = t->jb;
+	const char *obj = t->name;
+	if (t->fit && media_fit(t->a, t->name, t->m->mime, t->m->bytes, t->m->width, t->m->height,
+				t->fit, &obj))
+		obj = t->name; /* no copy could be made: the platform judges the original */
+	char *body = NULL;
+	size_t len = 0;
+	int rc = media_read(t->a, obj, t->max, &body, &len);
+	struct hresp *r = &jb->local;
+	memset(r, 0, sizeof(*r));
+	r->sent = 1;
+	if (rc == -2) {
+		r->status = 413;
+		body = "media larger than this platform takes";
+		len = strlen(body);
+	} else if (rc) {
+		r->status = 404;
+		body = "media missing from storage";
+		len = strlen(body);
+	} else {
+		r->status = 200;
+	}
+	r->body = body;
+	r->body_len = len;
+	r->headers = arena_printf(t->a, "HTTP/1.1 %ld\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+				  r->status, r->status == 200 ? media_mime_for_name(obj) : "text/plain", len);
+}
+
+static void local_done(void *p)
+{
+	struct media_task *t = p;
+	struct job *jb = t->jb;
+	arena_defer(jb->ia, free_arena, t->a);
+	on_answer(jb, &jb->local);
+}
+
 /* A GET of HERALD_PUBLIC_URL/uploads/<name> is answered from storage
  * (the public URL may not even be reachable from here): only media of the
  * post's own organization, and when the provider asks for a fit, the
@@ -522,19 +629,19 @@ static int serve_local_media(struct job *jb)
 	} else if (rc) {
 		local_answer(jb, 503, "text/plain", "storage error", 13);
 	} else {
-		const char *obj = name;
-		const struct media_fit *fit = c->req.fit ? media_fit_for(jb->pr->identifier) : NULL;
-		if (fit && media_fit(jb->ia, name, m->mime, m->bytes, m->width, m->height, fit, &obj))
-			obj = name; /* no copy could be made: the platform judges the original */
-		char *body = NULL;
-		size_t len = 0;
-		rc = media_read(jb->ia, obj, max, &body, &len);
-		if (rc == -2)
-			local_answer(jb, 413, "text/plain", "media larger than this platform takes", 37);
-		else if (rc)
-			local_answer(jb, 404, "text/plain", "media missing from storage", 26);
-		else
-			local_answer(jb, 200, media_mime_for_name(obj), body, len);
+		struct arena *a = arena_new();
+		struct media_task *t = arena_alloc(a, sizeof(*t));
+		memset(t, 0, sizeof(*t));
+		t->jb = jb;
+		t->a = a;
+		t->fit = c->req.fit ? media_fit_for(jb->pr->identifier) : NULL;
+		t->name = arena_strdup(a, name);
+		t->m = m; /* in jb->ia: only read by the worker */
+		t->max = max;
+		if (workq_submit(jb->l->base, local_work, local_done, t) == 0)
+			return 1;
+		local_work(t);
+		arena_defer(jb->ia, free_arena, a);
 	}
 	struct timeval tv = {0, 0};
 	if (event_base_once(jb->l->base, -1, EV_TIMEOUT, on_local, jb, &tv))

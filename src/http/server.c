@@ -5,6 +5,7 @@
 #include "../core/ids.h"
 #include "../core/log.h"
 #include "../core/timeutil.h"
+#include "../core/workq.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -634,6 +635,9 @@ int http_serve(const struct http_server_opts *o, char *err, size_t errlen)
 	http_stop();
 	for (int i = 0; i < nloops; i++)
 		pthread_join(loops[i].thread, NULL);
+	/* the loops are gone: no task can come back to them, and loop_fini
+	 * below frees what a task in hand may still be working on */
+	workq_stop();
 	event_free(sigterm);
 	event_free(sigint);
 	if (drain_timer)

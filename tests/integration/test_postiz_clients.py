@@ -215,7 +215,7 @@ class RealPostizCliAnalyticsTest(RealPostizCliTest):
         ])
         key = self.srv.key("pz_cli_analytics")
         st, _, acc = self.srv.request("POST", "/v1/accounts", key=key, body={
-            "provider": "mastodon", "name": "cli analytics",
+            "provider": "mastodon", "name": "cli analytics", "verify": False,
             "credentials": {"instance": fake.url, "access_token": "tok-cli-analytics"}})
         self.assertEqual(st, 201, acc)
         ch = acc["id"]

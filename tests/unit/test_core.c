@@ -24,6 +24,7 @@
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/ids.h"
+#include "core/workq.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "http/client.h"
@@ -1471,6 +1472,78 @@ static int group_setup(void **st)
 	return crypto_init();
 }
 
+
+/* ---- workq ---- */
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <pthread.h>
+
+struct wq_item {
+	pthread_t loop, ran_on, done_on;
+	int worked, finished;
+	int *remaining;
+	struct event_base *base;
+};
+
+static void wq_work(void *p)
+{
+	struct wq_item *it = p;
+	it->ran_on = pthread_self();
+	it->worked = 1;
+}
+
+static void wq_done(void *p)
+{
+	struct wq_item *it = p;
+	it->done_on = pthread_self();
+	it->finished = it->worked; /* done only ever after work */
+	if (--*it->remaining == 0)
+		event_base_loopbreak(it->base);
+}
+
+static void wq_guard(evutil_socket_t fd, short what, void *p)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(p);
+}
+
+static void test_workq(void **state)
+{
+	(void)state;
+	evthread_use_pthreads();
+	struct event_base *base = event_base_new();
+	assert_non_null(base);
+	struct wq_item one = {0};
+	/* not started: refused, so the caller runs it inline */
+	assert_int_equal(workq_submit(base, wq_work, wq_done, &one), -1);
+	assert_int_equal(workq_submit(NULL, wq_work, wq_done, &one), -1);
+	assert_int_equal(workq_start(2), 0);
+	enum { N = 200 };
+	static struct wq_item items[N];
+	int remaining = N;
+	for (int i = 0; i < N; i++) {
+		items[i] = (struct wq_item){.loop = pthread_self(), .remaining = &remaining, .base = base};
+		assert_int_equal(workq_submit(base, wq_work, wq_done, &items[i]), 0);
+	}
+	/* a guard timer keeps the loop running (and bounds the wait) */
+	struct event *guard = evtimer_new(base, wq_guard, base);
+	struct timeval tv = {10, 0};
+	evtimer_add(guard, &tv);
+	event_base_dispatch(base);
+	event_free(guard);
+	assert_int_equal(remaining, 0);
+	for (int i = 0; i < N; i++) {
+		assert_true(items[i].finished);
+		assert_false(pthread_equal(items[i].ran_on, items[i].loop)); /* off the loop */
+		assert_true(pthread_equal(items[i].done_on, items[i].loop)); /* back on it */
+	}
+	workq_stop();
+	assert_int_equal(workq_submit(base, wq_work, wq_done, &one), -1);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest time_tests[] = {
@@ -1524,6 +1597,7 @@ int main(void)
 		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_retry_after_huge),
 		cmocka_unit_test(test_hresp_header),
+		cmocka_unit_test(test_workq),
 	};
 	int failed = 0;
 	failed += cmocka_run_group_tests_name("time", time_tests, group_setup, NULL);
