@@ -76,18 +76,9 @@ static int fetch_data(void *arg, const char *p, size_t n)
 static int fetch_sock_check(void *arg, const struct sockaddr *sa, unsigned len)
 {
 	struct fetch *f = arg;
-	if (f->allow_private || !ssrf_blocked(sa, len) ||
-	    (f->allow_cidrs && ssrf_in_list(f->allow_cidrs, sa, len)))
+	if (!ssrf_refuse(sa, len, f->allow_private, f->allow_cidrs, f->refused_ip, sizeof(f->refused_ip)))
 		return 0;
 	f->refused = 1;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, f->refused_ip,
-			  sizeof(f->refused_ip));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, f->refused_ip,
-			  sizeof(f->refused_ip));
-	else
-		snprintf(f->refused_ip, sizeof(f->refused_ip), "a non-IP address");
 	return 1;
 }
 

@@ -19,7 +19,6 @@
 #include "../providers/provider.h"
 #include "../store/store.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -490,19 +489,8 @@ static int user_url_check(void *arg, const struct sockaddr *sa, unsigned len)
 {
 	struct job *jb = arg;
 	const struct config *cfg = jb->l->e->cfg;
-	if (cfg->fetch_allow_private || !ssrf_blocked(sa, len) ||
-	    (cfg->fetch_allow_cidrs && *cfg->fetch_allow_cidrs &&
-	     ssrf_in_list(cfg->fetch_allow_cidrs, sa, len)))
-		return 0;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, jb->refused_ip,
-			  sizeof(jb->refused_ip));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, jb->refused_ip,
-			  sizeof(jb->refused_ip));
-	else
-		snprintf(jb->refused_ip, sizeof(jb->refused_ip), "a non-IP address");
-	return 1;
+	return ssrf_refuse(sa, len, (int)cfg->fetch_allow_private, cfg->fetch_allow_cidrs,
+			   jb->refused_ip, sizeof(jb->refused_ip));
 }
 
 static void send_now(struct job *jb)

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -151,4 +152,19 @@ int ssrf_in_list(const char *list, const struct sockaddr *sa, unsigned len)
 			p++;
 	}
 	return 0;
+}
+
+int ssrf_refuse(const struct sockaddr *sa, unsigned len, int allow_private, const char *allow_cidrs,
+		char *ip, size_t iplen)
+{
+	if (allow_private || !ssrf_blocked(sa, len) ||
+	    (allow_cidrs && *allow_cidrs && ssrf_in_list(allow_cidrs, sa, len)))
+		return 0;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, (socklen_t)iplen);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, (socklen_t)iplen);
+	else
+		snprintf(ip, iplen, "a non-IP address");
+	return 1;
 }

@@ -13,6 +13,8 @@
 #ifndef HERALD_SSRF_H
 #define HERALD_SSRF_H
 
+#include <stddef.h>
+
 struct sockaddr;
 
 /* 1 when the address must not be reached, 0 when it is public. */
@@ -23,5 +25,11 @@ int ssrf_blocked(const struct sockaddr *sa, unsigned len);
 int ssrf_in_list(const char *list, const struct sockaddr *sa, unsigned len);
 /* Same for a numeric address string (tests, logs); -1 when not numeric. */
 int ssrf_blocked_str(const char *ip);
+/* The whole guard of a connection to a URL someone else chose: 1 when
+ * sa is blocked and neither allow_private nor allow_cidrs (may be NULL or
+ * empty) lets it through, with its numeric form in ip for the message;
+ * 0 when it may be reached. */
+int ssrf_refuse(const struct sockaddr *sa, unsigned len, int allow_private, const char *allow_cidrs,
+		char *ip, size_t iplen);
 
 #endif

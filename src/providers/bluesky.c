@@ -2072,13 +2072,11 @@ static enum pub_status bsky_publish(struct pub_ctx *c, const struct hresp *r)
 	return PUB_FAILED;
 }
 
-/* Unpublish: com.atproto.repo.deleteRecord of the item's at:// URI (its
- * repo, collection and record key), with the cached session like publish
- * (createSession / refreshSession when it is missing or refused). */
-static enum pub_status bsky_unpublish(struct pub_ctx *c, const struct hresp *r)
+/* The state of a call that begins with a session (delete, tools, verify,
+ * metrics): the PDS is the test base URL, else the channel's service,
+ * else bsky.social, without trailing slashes. */
+static struct bs *bs_begin(struct pub_ctx *c)
 {
-	if (r)
-		return bsky_publish(c, r);
 	struct bs *s = arena_alloc(c->a, sizeof(*s));
 	c->state = s;
 	const char *svc = c->base_url && *c->base_url ? c->base_url : cred_str(c, "service");
@@ -2087,6 +2085,17 @@ static enum pub_status bsky_unpublish(struct pub_ctx *c, const struct hresp *r)
 	while (l > 8 && pds[l - 1] == '/')
 		pds[--l] = 0;
 	s->pds = pds;
+	return s;
+}
+
+/* Unpublish: com.atproto.repo.deleteRecord of the item's at:// URI (its
+ * repo, collection and record key), with the cached session like publish
+ * (createSession / refreshSession when it is missing or refused). */
+static enum pub_status bsky_unpublish(struct pub_ctx *c, const struct hresp *r)
+{
+	if (r)
+		return bsky_publish(c, r);
+	struct bs *s = bs_begin(c);
 	if (!cred_str(c, "identifier") || !cred_str(c, "password")) {
 		c->error = "the channel has no identifier or app password; reconnect it";
 		return PUB_AUTH_EXPIRED;
@@ -2105,14 +2114,7 @@ static enum pub_status bsky_tool_profile(struct pub_ctx *c, const struct hresp *
 {
 	if (r)
 		return bsky_publish(c, r);
-	struct bs *s = arena_alloc(c->a, sizeof(*s));
-	c->state = s;
-	const char *svc = c->base_url && *c->base_url ? c->base_url : cred_str(c, "service");
-	char *pds = arena_strdup(c->a, svc ? svc : DEFAULT_SERVICE);
-	size_t l = strlen(pds);
-	while (l > 8 && pds[l - 1] == '/')
-		pds[--l] = 0;
-	s->pds = pds;
+	struct bs *s = bs_begin(c);
 	if (!cred_str(c, "identifier") || !cred_str(c, "password")) {
 		c->error = "the channel has no identifier or app password; reconnect it";
 		return PUB_AUTH_EXPIRED;
@@ -2128,14 +2130,7 @@ static enum pub_status bsky_tool_profile(struct pub_ctx *c, const struct hresp *
 static enum pub_status bsky_verify(struct pub_ctx *c, const struct hresp *r)
 {
 	if (!r) {
-		struct bs *s = arena_alloc(c->a, sizeof(*s));
-		c->state = s;
-		const char *svc = c->base_url && *c->base_url ? c->base_url : cred_str(c, "service");
-		char *pds = arena_strdup(c->a, svc ? svc : DEFAULT_SERVICE);
-		size_t l = strlen(pds);
-		while (l > 8 && pds[l - 1] == '/')
-			pds[--l] = 0;
-		s->pds = pds;
+		struct bs *s = bs_begin(c);
 		if (!cred_str(c, "identifier") || !cred_str(c, "password")) {
 			c->error = "the channel has no identifier or app password";
 			c->error_field = cred_str(c, "identifier") ? "credentials.password"
@@ -2198,14 +2193,7 @@ static enum pub_status metrics_request(struct pub_ctx *c, struct bs *s)
 static enum pub_status bsky_metrics(struct pub_ctx *c, const struct hresp *r)
 {
 	if (!r) {
-		struct bs *s = arena_alloc(c->a, sizeof(*s));
-		c->state = s;
-		const char *svc = c->base_url && *c->base_url ? c->base_url : cred_str(c, "service");
-		char *pds = arena_strdup(c->a, svc ? svc : DEFAULT_SERVICE);
-		size_t l = strlen(pds);
-		while (l > 8 && pds[l - 1] == '/')
-			pds[--l] = 0;
-		s->pds = pds;
+		struct bs *s = bs_begin(c);
 		if (!cred_str(c, "identifier") || !cred_str(c, "password")) {
 			c->error = "the channel has no identifier or app password; reconnect it";
 			return PUB_AUTH_EXPIRED;

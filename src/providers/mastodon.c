@@ -590,6 +590,28 @@ static enum pub_status masto_unpublish(struct pub_ctx *c, const struct hresp *r)
 	return PUB_SEND;
 }
 
+/* A GET of path on the channel's instance with its token: the reads of
+ * tools, verify and metrics. */
+static enum pub_status masto_read(struct pub_ctx *c, const char *path)
+{
+	const char *base = c->base_url && *c->base_url
+				   ? c->base_url
+				   : json_string_value(json_object_get(c->credentials, "instance"));
+	if (!http_url(base) || !token(c) || !*token(c)) {
+		c->error = "the channel has no instance URL or access token; reconnect it";
+		return PUB_AUTH_EXPIRED;
+	}
+	size_t l = strlen(base);
+	while (l && base[l - 1] == '/')
+		l--;
+	c->req.method = "GET";
+	c->req.url = arena_printf(c->a, "%.*s%s", (int)l, base, path);
+	c->req.safe = 1;
+	c->req.timeout_ms = 20000;
+	auth_headers(c, 0);
+	return PUB_SEND;
+}
+
 /* Tools: "profile" (GET /api/v1/accounts/verify_credentials: the account
  * the token belongs to) and "lists" (GET /api/v1/lists: [{id, title}]). */
 static enum pub_status masto_tool_get(struct pub_ctx *c, const struct hresp *r, const char *path,
@@ -635,22 +657,7 @@ static enum pub_status masto_tool_get(struct pub_ctx *c, const struct hresp *r, 
 		}
 		return PUB_OK;
 	}
-	const char *base = c->base_url && *c->base_url
-				   ? c->base_url
-				   : json_string_value(json_object_get(c->credentials, "instance"));
-	if (!http_url(base) || !token(c) || !*token(c)) {
-		c->error = "the channel has no instance URL or access token; reconnect it";
-		return PUB_AUTH_EXPIRED;
-	}
-	size_t l = strlen(base);
-	while (l && base[l - 1] == '/')
-		l--;
-	c->req.method = "GET";
-	c->req.url = arena_printf(c->a, "%.*s%s", (int)l, base, path);
-	c->req.safe = 1;
-	c->req.timeout_ms = 20000;
-	auth_headers(c, 0);
-	return PUB_SEND;
+	return masto_read(c, path);
 }
 
 static enum pub_status masto_tool_profile(struct pub_ctx *c, const struct hresp *r)
@@ -732,13 +739,6 @@ static enum pub_status masto_metrics(struct pub_ctx *c, const struct hresp *r)
 		c->output = out;
 		return PUB_OK;
 	}
-	const char *base = c->base_url && *c->base_url
-				   ? c->base_url
-				   : json_string_value(json_object_get(c->credentials, "instance"));
-	if (!http_url(base) || !token(c) || !*token(c)) {
-		c->error = "the channel has no instance URL or access token; reconnect it";
-		return PUB_AUTH_EXPIRED;
-	}
 	const char *id = c->release_id;
 	if (!id || !*id ||
 	    strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != strlen(id)) {
@@ -746,15 +746,7 @@ static enum pub_status masto_metrics(struct pub_ctx *c, const struct hresp *r)
 					id ? id : "none");
 		return PUB_FAILED;
 	}
-	size_t l = strlen(base);
-	while (l && base[l - 1] == '/')
-		l--;
-	c->req.method = "GET";
-	c->req.url = arena_printf(c->a, "%.*s/api/v1/statuses/%s", (int)l, base, id);
-	c->req.safe = 1;
-	c->req.timeout_ms = 20000;
-	auth_headers(c, 0);
-	return PUB_SEND;
+	return masto_read(c, arena_printf(c->a, "/api/v1/statuses/%s", id));
 }
 
 static const struct provider_tool masto_tools[] = {
