@@ -114,9 +114,7 @@ static void feed(struct call *c, int atom)
 	const char *base = c->app->cfg->public_url;
 	const char *self = arena_printf(c->a, "%s/feeds/%s/%s", base, ch->id, atom ? "atom.xml" : "rss.xml");
 	const char *link = self;
-	char *plain = secret_open(ch->credentials);
-	json_t *cred = plain ? json_loads(plain, 0, NULL) : NULL;
-	free(plain);
+	json_t *cred = secret_open_json(ch->credentials);
 	if (json_is_string(json_object_get(cred, "title")))
 		title = arena_strdup(c->a, json_string_value(json_object_get(cred, "title")));
 	if (json_is_string(json_object_get(cred, "description")))

@@ -75,12 +75,7 @@ void api_channel_save_credentials(struct call *c, const char *channel_id, json_t
 
 json_t *api_channel_credentials(struct call *c, const struct store_channel *ch)
 {
-	char *plain = secret_open(ch->credentials);
-	json_t *cred = plain ? json_loads(plain, 0, NULL) : NULL;
-	if (plain) {
-		sodium_memzero(plain, strlen(plain));
-		free(plain);
-	}
+	json_t *cred = secret_open_json(ch->credentials);
 	if (!json_is_object(cred)) {
 		json_decref(cred);
 		api_fail(c, HERR_PLATFORM_AUTH, "id",

@@ -3,9 +3,11 @@
 #include "ids.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -146,4 +148,19 @@ char *secret_open(const char *sealed)
 	m[mlen] = 0;
 	free(b);
 	return m;
+}
+
+json_t *secret_open_json(const char *sealed)
+{
+	char *plain = secret_open(sealed);
+	if (!plain)
+		return NULL;
+	json_t *j = json_loads(plain, 0, NULL);
+	sodium_memzero(plain, strlen(plain));
+	free(plain);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
 }

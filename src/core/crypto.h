@@ -28,5 +28,10 @@ int secret_mac_hex(const char *purpose, const void *msg, size_t len, char out[65
 char *secret_seal(const char *plain);
 /* Returns malloc'd plaintext; NULL when the box does not open. */
 char *secret_open(const char *sealed_hex);
+/* A channel's sealed credentials as the JSON object they hold (the caller
+ * json_decrefs it), the plaintext wiped; NULL when they cannot be opened
+ * or are not an object. */
+struct json_t;
+struct json_t *secret_open_json(const char *sealed_hex);
 
 #endif

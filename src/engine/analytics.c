@@ -330,12 +330,7 @@ static void ajob_start(struct engine_loop *l, const struct store_analytics_job *
 		skip(x, "the platform has no metrics", 1);
 		return;
 	}
-	char *plain = secret_open(x->ch->credentials);
-	x->cred = plain ? json_loads(plain, 0, NULL) : NULL;
-	if (plain) {
-		sodium_memzero(plain, strlen(plain));
-		free(plain);
-	}
+	x->cred = secret_open_json(x->ch->credentials);
 	if (!json_is_object(x->cred)) {
 		skip(x, "the channel's credentials cannot be decrypted", 0);
 		return;

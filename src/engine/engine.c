@@ -791,12 +791,7 @@ static void job_start(struct engine_loop *l, const struct store_job *sj)
 		       now_ms(), 0);
 		return;
 	}
-	char *plain = secret_open(jb->ch->credentials);
-	jb->cred = plain ? json_loads(plain, 0, NULL) : NULL;
-	if (plain) {
-		sodium_memzero(plain, strlen(plain));
-		free(plain);
-	}
+	jb->cred = secret_open_json(jb->ch->credentials);
 	if (!json_is_object(jb->cred)) {
 		finish(jb, PS_FAILED,
 		       "the channel's credentials cannot be decrypted (was HERALD_SECRET_KEY changed?)",

@@ -330,12 +330,7 @@ static void ujob_start(struct engine_loop *l, const struct store_job *sj)
 		       now_ms(), 0);
 		return;
 	}
-	char *plain = secret_open(u->ch->credentials);
-	u->cred = plain ? json_loads(plain, 0, NULL) : NULL;
-	if (plain) {
-		sodium_memzero(plain, strlen(plain));
-		free(plain);
-	}
+	u->cred = secret_open_json(u->ch->credentials);
 	if (!json_is_object(u->cred)) {
 		finish(u, NULL,
 		       "the channel's credentials cannot be decrypted (was HERALD_SECRET_KEY changed?)",
