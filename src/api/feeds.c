@@ -10,6 +10,7 @@
 #include "../core/config.h"
 #include "../core/crypto.h"
 #include "../core/timeutil.h"
+#include "../providers/util.h"
 #include "../store/store.h"
 
 #include <stdio.h>
@@ -49,6 +50,26 @@ static void rfc822(int64_t ms, char out[64])
 	strftime(out, 64, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+/* Plain text as HTML: escaped, one paragraph, line breaks kept. */
+static int text_html(struct buf *out, const char *s)
+{
+	if (buf_adds(out, "<p>"))
+		return -1;
+	for (const char *p = s; *p; p++) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = strndup(p, n);
+		int rc = !line || esc(out, line) || (nl && buf_adds(out, "<br/>"));
+		free(line);
+		if (rc)
+			return -1;
+		if (!nl)
+			break;
+		p = nl;
+	}
+	return buf_adds(out, "</p>");
+}
+
 /* The entry's HTML: every published item of the thread, in order. */
 static int entry_html(struct call *c, const struct store_post *root, struct buf *out)
 {
@@ -59,7 +80,9 @@ static int entry_html(struct call *c, const struct store_post *root, struct buf 
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i].published_at)
 			continue;
-		if (buf_adds(out, v[i].content))
+		/* Postiz sends HTML; the native API plain text, which is shown
+		 * as text (the same test the providers make: pv_has_tags) */
+		if (pv_has_tags(v[i].content) ? buf_adds(out, v[i].content) : text_html(out, v[i].content))
 			return -1;
 		json_t *media = json_loads(v[i].media, 0, NULL);
 		size_t k;
@@ -146,8 +169,14 @@ static void feed(struct call *c, int atom)
 			/* a title is required: the first line of text, tags stripped */
 			char t[121];
 			size_t k = 0;
-			int in_tag = 0;
+			int in_tag = 0, html = pv_has_tags(v[i].content);
 			for (const char *p = v[i].content; *p && k < sizeof(t) - 1; p++) {
+				if (!html) {
+					if (*p == '\n')
+						break;
+					t[k++] = *p;
+					continue;
+				}
 				if (*p == '<')
 					in_tag = 1;
 				else if (*p == '>')

@@ -98,8 +98,54 @@ int api_unpublish(struct call *c, const char *id, int mode)
 	return 0;
 }
 
+/* A native post id names every target (a batch of threads); the id of one
+ * thread names that thread only.  With several targets each is asked
+ * for on its own and the answer says, per target, deleting or why not. */
 void h_post_unpublish(void *p)
 {
 	struct call *c = p;
-	api_unpublish(c, c->params[0], UNPUB_KEEP);
+	const char *id = c->params[0];
+	struct store_post *rows;
+	size_t n = 0, roots = 0;
+	if (store_native_rows(c->st, c->a, c->org_id, id, &rows, &n)) {
+		api_unpublish(c, id, UNPUB_KEEP);
+		return;
+	}
+	while (roots < n && rows[roots].position == 0)
+		roots++;
+	if (roots == 1) {
+		api_unpublish(c, rows[0].id, UNPUB_KEEP);
+		return;
+	}
+	json_t *targets = json_array();
+	int accepted = 0;
+	for (size_t i = 0; i < roots; i++) {
+		const struct provider *pr = provider_find(rows[i].channel_provider);
+		int why = 0, rc = STORE_CONFLICT;
+		const char *reason = NULL;
+		if (pr && pr->unpublish)
+			rc = store_unpublish_request(c->st, c->org_id, rows[i].grp, UNPUB_KEEP, now_ms(), &why);
+		else
+			reason = arena_printf(c->a, "herald cannot delete posts from %s",
+					      pr ? pr->name : rows[i].channel_provider);
+		if (rc == STORE_CONFLICT && why == UNPUB_ALREADY)
+			rc = 0;
+		if (!rc) {
+			accepted++;
+		} else if (!reason) {
+			reason = rc != STORE_CONFLICT ? "storage error"
+				 : why == UNPUB_BUSY ? "being published right now"
+						     : "nothing of it is on the platform";
+		}
+		json_array_append_new(targets, json_pack("{s:s,s:s,s:s,s:s?}", "id", rows[i].id,
+							 "accountId", rows[i].channel_id, "status",
+							 rc ? rows[i].state : PS_DELETING, "error", reason));
+	}
+	if (!accepted) {
+		json_decref(targets);
+		api_fail(c, HERR_INVALID_STATE, "id",
+			 "none of the post's %zu targets can be deleted from its platform now", roots);
+		return;
+	}
+	api_reply(c, 202, json_pack("{s:s,s:s,s:o}", "id", id, "status", PS_DELETING, "targets", targets));
 }
