@@ -64,7 +64,7 @@ integration: build/asan/herald
 # (a throwaway local cluster from tests/pg.sh)
 integration-pg: build/asan/herald
 	tests/pg.sh run sh -c 'HERALD_DATABASE_URL=$$HERALD_TEST_PG_URL HERALD_BIN=build/asan/herald \
-		python3 tests/integration/run.py test_postiz_api test_tenancy test_engine.EngineTest test_native_posts test_idempotency test_unpublish test_media test_analytics'
+		python3 tests/integration/run.py test_postiz_api test_tenancy test_engine.EngineTest test_native_posts test_idempotency test_unpublish test_media test_analytics test_feeds'
 
 # a short fuzzing pass of every target (longer: fuzz/run.sh SECONDS)
 fuzz:
