@@ -1595,35 +1595,47 @@ static long timeout_ms(void)
 	return t;
 }
 
-static enum pub_status prepare(struct pub_ctx *c)
+/* The channel's secret key (into sk: the caller wipes it) and its relays:
+ * the step state holding them, and their list for messages in urls (the
+ * caller releases it).  NULL with c->error when either is unusable. */
+static struct nstate *channel_open(struct pub_ctx *c, uint8_t sk[32], struct buf *urls)
 {
 	const char *err = NULL;
-	uint8_t sk[32];
 	if (nostr_parse_seckey(json_string_value(json_object_get(c->credentials, "private_key")), sk,
 			       &err)) {
 		c->error = arena_printf(c->a, "the channel's key is not usable (%s); reconnect it", err);
-		return PUB_FAILED;
+		return NULL;
 	}
 	json_t *relays = nostr_relays(json_object_get(c->credentials, "relays"), &err);
 	if (!relays) {
-		sodium_memzero(sk, sizeof(sk));
+		sodium_memzero(sk, 32);
 		c->error = arena_printf(c->a, "the channel's relays are not usable (%s); reconnect it",
 					err);
-		return PUB_FAILED;
+		return NULL;
 	}
 	struct nstate *ns = arena_alloc(c->a, sizeof(*ns));
 	ns->timeout_ms = timeout_ms();
-	struct buf urls;
-	buf_init(&urls, 8192);
+	buf_init(urls, 8192);
 	size_t i;
 	json_t *e;
 	json_array_foreach(relays, i, e)
 	{
 		ns->relays[ns->nrelays++] = arena_strdup(c->a, json_string_value(e));
-		if (urls.len < 4000)
-			(void)!buf_printf(&urls, "%s%s", i ? ", " : "", json_string_value(e));
+		if (urls->len < 4000)
+			(void)!buf_printf(urls, "%s%s", i ? ", " : "", json_string_value(e));
 	}
 	json_decref(relays);
+	return ns;
+}
+
+static enum pub_status prepare(struct pub_ctx *c)
+{
+	uint8_t sk[32];
+	struct buf urls;
+	struct nstate *ns = channel_open(c, sk, &urls);
+	if (!ns)
+		return PUB_FAILED;
+	size_t i;
 
 	/* the note */
 	char *text = nostr_text(c->content);
@@ -1774,33 +1786,12 @@ static enum pub_status nostr_unpublish(struct pub_ctx *c, const struct hresp *pr
 					c->release_id ? c->release_id : "none");
 		return PUB_FAILED;
 	}
-	const char *err = NULL;
 	uint8_t sk[32];
-	if (nostr_parse_seckey(json_string_value(json_object_get(c->credentials, "private_key")), sk,
-			       &err)) {
-		c->error = arena_printf(c->a, "the channel's key is not usable (%s); reconnect it", err);
-		return PUB_FAILED;
-	}
-	json_t *relays = nostr_relays(json_object_get(c->credentials, "relays"), &err);
-	if (!relays) {
-		sodium_memzero(sk, sizeof(sk));
-		c->error = arena_printf(c->a, "the channel's relays are not usable (%s); reconnect it",
-					err);
-		return PUB_FAILED;
-	}
-	struct nstate *ns = arena_alloc(c->a, sizeof(*ns));
-	ns->timeout_ms = timeout_ms();
 	struct buf urls;
-	buf_init(&urls, 8192);
+	struct nstate *ns = channel_open(c, sk, &urls);
+	if (!ns)
+		return PUB_FAILED;
 	size_t i;
-	json_t *e;
-	json_array_foreach(relays, i, e)
-	{
-		ns->relays[ns->nrelays++] = arena_strdup(c->a, json_string_value(e));
-		if (urls.len < 4000)
-			(void)!buf_printf(&urls, "%s%s", i ? ", " : "", json_string_value(e));
-	}
-	json_decref(relays);
 	char id[65];
 	for (i = 0; i < 64; i++)
 		id[i] = (char)tolower((unsigned char)c->release_id[i]);
