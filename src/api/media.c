@@ -391,8 +391,10 @@ static int upload_feed(void *u, const char *p, size_t n)
 {
 	struct upload *up = u;
 	crypto_hash_sha256_update(&up->raw, (const unsigned char *)p, n);
-	if (!up->mp_ok || up->io_error || up->too_big)
+	if (up->io_error || up->too_big)
 		return 1;
+	if (!up->mp_ok)
+		return 0; /* malformed: read on, for a fingerprint of all of it */
 	if (mp_feed(&up->mp, p, n)) {
 		up->mp_ok = 0;
 		/* an oversized or unwritable file ends the upload; a malformed

@@ -139,6 +139,28 @@ class StreamTest(StreamBase):
         self.assertTrue(h.get("x-request-id"))
         self.assertEqual(self.tmp_files(), [])
 
+    def test_malformed_upload_replays_however_it_arrives(self):
+        """The idempotency fingerprint of a malformed upload covers all of it,
+        so a retry split differently by TCP is the same request (replayed)."""
+        key = self.srv.key("stream-idem")
+        # a part header block over the parser's 8 KiB bound: malformed early,
+        # with 300 KB still to come
+        body = (b"--%s\r\nX-Long: " % BOUNDARY.encode()) + b"a" * 20_000 + os.urandom(300_000)
+        head = self.head(key, len(body), extra="Idempotency-Key: malformed-1\r\n")
+        s = self.connect()
+        s.sendall(head + body)
+        st, h, b1, _ = read_response(s)
+        self.assertEqual(st, 400, b1)
+        self.assertIn(b"malformed", b1)
+        s2 = self.connect()
+        s2.sendall(head + body[:1000])
+        for i in range(1000, len(body), 100_000):
+            time.sleep(0.05)
+            s2.sendall(body[i:i + 100_000])
+        st, h, b2, _ = read_response(s2)
+        self.assertEqual(st, 400, b2)
+        self.assertEqual(h.get("idempotency-replayed"), "true", b2)
+
     def test_expect_100_continue(self):
         key = self.srv.key("stream-expect")
         data = png_bytes(20, 20)
